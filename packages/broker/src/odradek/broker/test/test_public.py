@@ -1,0 +1,27 @@
+"""
+The public names of L{odradek.broker}, pinned so that a change to them is deliberate.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+import odradek.broker
+
+
+class PublicNamesTests(SynchronousTestCase):
+    """
+    The package exports exactly the names it documents.
+    """
+
+    def test_all(self) -> None:
+        """
+        C{odradek.broker.__all__} lists the package's public names.
+        """
+        self.assertEqual(sorted(odradek.broker.__all__), [])
+
+    def test_no_namespace_init(self) -> None:
+        """
+        C{odradek} is a PEP 420 namespace package shared by the distributions.
+        """
+        import odradek
+
+        self.assertFalse(hasattr(odradek, "__file__") and odradek.__file__)
