@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import io
 import struct
 import types
 import typing
@@ -27,11 +26,7 @@ from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.schema.api_versions.v3.response import ApiVersion, ApiVersionsResponse
 from kio.schema.errors import ErrorCode
 from kio.schema.metadata.v8.request import MetadataRequest as MetadataRequestV8
-from kio.schema.metadata.v12.request import MetadataRequest, MetadataRequestTopic
-from kio.schema.types import TopicName
-from kio.serial import entity_writer
 from kio.static.primitive import i16, i32Timedelta
-from kio.static.protocol import Entity
 from twisted.trial.unittest import SynchronousTestCase
 
 from odradek.client.protocol import (
@@ -53,7 +48,11 @@ from odradek.client.protocol import (
 )
 from odradek.client.protocol.headers import (
     read_response_header,
-    write_request_header,
+)
+from odradek.client.test._protocoltools import (
+    kio_body,
+    metadata_request,
+    request_header_bytes,
 )
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -216,26 +215,6 @@ for _api_key in SUPPORTED_VERSIONS:
 del _api_key
 
 
-def _metadata_request() -> MetadataRequest:
-    return MetadataRequest(
-        topics=(MetadataRequestTopic(topic_id=None, name=TopicName("orders")),),
-        allow_auto_topic_creation=False,
-        include_topic_authorized_operations=False,
-    )
-
-
-def _write_request_header(header: RequestHeader) -> bytes:
-    buffer = io.BytesIO()
-    write_request_header(buffer, header)
-    return buffer.getvalue()
-
-
-def _kio_body(entity: Entity) -> bytes:
-    buffer = io.BytesIO()
-    entity_writer(type(entity))(buffer, entity)
-    return buffer.getvalue()
-
-
 class ApiVersionsTests(SynchronousTestCase):
     """
     ApiVersions keeps its special cases: header version 0 always, and a version 0
@@ -255,7 +234,7 @@ class ApiVersionsTests(SynchronousTestCase):
         id, with no tagged-field section in the header.
         """
         encoded = encode_response(17, self._response())
-        self.assertEqual(encoded, struct.pack(">i", 17) + _kio_body(self._response()))
+        self.assertEqual(encoded, struct.pack(">i", 17) + kio_body(self._response()))
         self.assertEqual(
             decode_response(encoded, ApiKey.API_VERSIONS, 3), (17, self._response())
         )
@@ -307,7 +286,7 @@ class MalformedInputTests(SynchronousTestCase):
 
     def _request(self) -> bytes:
         return encode_request(
-            RequestHeader(ApiKey.METADATA, 12, 9, "client"), _metadata_request()
+            RequestHeader(ApiKey.METADATA, 12, 9, "client"), metadata_request()
         )
 
     def test_every_truncation(self) -> None:
@@ -425,7 +404,7 @@ class MalformedInputTests(SynchronousTestCase):
         A topic name that is not UTF-8 is malformed, and the error names the API.
         """
         body = struct.pack(">ih", 1, 2) + b"\xc3\x28" + b"\x01"
-        data = _write_request_header(RequestHeader(ApiKey.METADATA, 8, 1)) + body
+        data = request_header_bytes(RequestHeader(ApiKey.METADATA, 8, 1)) + body
         data += b"\x00\x00"
         with self.assertRaises(MalformedMessageError) as caught:
             decode_request(data)
@@ -490,7 +469,7 @@ class EncodeMisuseTests(SynchronousTestCase):
         """
         header = RequestHeader(ApiKey.METADATA, 11, 1)
         with self.assertRaises(ValueError) as caught:
-            encode_request(header, _metadata_request())
+            encode_request(header, metadata_request())
         self.assertIn("version 11", str(caught.exception))
         self.assertIn("version 12", str(caught.exception))
 
@@ -507,7 +486,7 @@ class EncodeMisuseTests(SynchronousTestCase):
         """
         Encoding a request as a response is a usage error.
         """
-        self.assertRaises(TypeError, encode_response, 1, _metadata_request())
+        self.assertRaises(TypeError, encode_response, 1, metadata_request())
 
     def test_wrong_field_type(self) -> None:
         """

@@ -5,12 +5,8 @@ and response headers of versions 0 and 1.
 
 from __future__ import annotations
 
-import io
 import struct
 
-from kio.schema.metadata.v12.request import MetadataRequest, MetadataRequestTopic
-from kio.schema.types import TopicName
-from kio.serial import entity_writer
 from twisted.trial.unittest import SynchronousTestCase
 
 from odradek.client.protocol import (
@@ -25,35 +21,13 @@ from odradek.client.protocol import (
 from odradek.client.protocol.headers import (
     read_request_header,
     read_response_header,
-    write_request_header,
-    write_response_header,
 )
-
-
-def _metadata_request() -> MetadataRequest:
-    return MetadataRequest(
-        topics=(MetadataRequestTopic(topic_id=None, name=TopicName("orders")),),
-        allow_auto_topic_creation=False,
-        include_topic_authorized_operations=False,
-    )
-
-
-def _write_request_header(header: RequestHeader) -> bytes:
-    buffer = io.BytesIO()
-    write_request_header(buffer, header)
-    return buffer.getvalue()
-
-
-def _write_response_header(header: ResponseHeader) -> bytes:
-    buffer = io.BytesIO()
-    write_response_header(buffer, header)
-    return buffer.getvalue()
-
-
-def _kio_body(request: MetadataRequest) -> bytes:
-    buffer = io.BytesIO()
-    entity_writer(MetadataRequest)(buffer, request)
-    return buffer.getvalue()
+from odradek.client.test._protocoltools import (
+    kio_body,
+    metadata_request,
+    request_header_bytes,
+    response_header_bytes,
+)
 
 
 class RequestHeaderTests(SynchronousTestCase):
@@ -68,7 +42,7 @@ class RequestHeaderTests(SynchronousTestCase):
         """
         header = RequestHeader(7, 0, 99)
         self.assertEqual(header.header_version, 0)
-        encoded = _write_request_header(header)
+        encoded = request_header_bytes(header)
         self.assertEqual(encoded, struct.pack(">hhi", 7, 0, 99))
         self.assertEqual(read_request_header(encoded), (header, 8))
 
@@ -93,7 +67,7 @@ class RequestHeaderTests(SynchronousTestCase):
         """
         header = RequestHeader(ApiKey.METADATA, 8, 5, "odradek")
         self.assertEqual(header.header_version, 1)
-        encoded = _write_request_header(header)
+        encoded = request_header_bytes(header)
         self.assertEqual(encoded, struct.pack(">hhih", 3, 8, 5, 7) + b"odradek")
         self.assertEqual(read_request_header(encoded), (header, len(encoded)))
 
@@ -104,7 +78,7 @@ class RequestHeaderTests(SynchronousTestCase):
         """
         header = RequestHeader(ApiKey.METADATA, 12, 5, "odradek")
         self.assertEqual(header.header_version, 2)
-        encoded = _write_request_header(header)
+        encoded = request_header_bytes(header)
         self.assertEqual(
             encoded, struct.pack(">hhih", 3, 12, 5, 7) + b"odradek" + b"\x00"
         )
@@ -116,7 +90,7 @@ class RequestHeaderTests(SynchronousTestCase):
         """
         for version in (8, 12):
             header = RequestHeader(ApiKey.METADATA, version, 1, None)
-            encoded = _write_request_header(header)
+            encoded = request_header_bytes(header)
             self.assertEqual(encoded[8:10], b"\xff\xff")
             self.assertEqual(read_request_header(encoded)[0], header)
 
@@ -128,7 +102,7 @@ class RequestHeaderTests(SynchronousTestCase):
         raw = client_id.encode("utf-8")
         for version in (8, 12):
             header = RequestHeader(ApiKey.METADATA, version, 1, client_id)
-            encoded = _write_request_header(header)
+            encoded = request_header_bytes(header)
             self.assertEqual(encoded[8:10], struct.pack(">h", len(raw)))
             self.assertEqual(encoded[10 : 10 + len(raw)], raw)
             self.assertEqual(read_request_header(encoded)[0], header)
@@ -138,12 +112,12 @@ class RequestHeaderTests(SynchronousTestCase):
         Tagged fields in a version 2 header, which a newer client may send, are
         skipped and the body still decodes.
         """
-        body = _kio_body(_metadata_request())
+        body = kio_body(metadata_request())
         tags = b"\x02" + b"\x00\x03abc" + b"\x05\x01z"
         data = struct.pack(">hhih", 3, 12, 8, 2) + b"me" + tags + body
         header, request = decode_request(data)
         self.assertEqual(header, RequestHeader(ApiKey.METADATA, 12, 8, "me"))
-        self.assertEqual(request, _metadata_request())
+        self.assertEqual(request, metadata_request())
 
     def test_round_trip_all_versions(self) -> None:
         """
@@ -155,7 +129,7 @@ class RequestHeaderTests(SynchronousTestCase):
             RequestHeader(ApiKey.PRODUCE, 9, -(2**31), "ünïcödé ✓"),
             RequestHeader(ApiKey.PRODUCE, 9, 0, None),
         ]:
-            encoded = _write_request_header(header)
+            encoded = request_header_bytes(header)
             self.assertEqual(read_request_header(encoded), (header, len(encoded)))
 
     def test_explicit_header_version(self) -> None:
@@ -192,7 +166,7 @@ class ResponseHeaderTests(SynchronousTestCase):
         Version 0 is the correlation id alone.
         """
         header = ResponseHeader(-7, 0)
-        encoded = _write_response_header(header)
+        encoded = response_header_bytes(header)
         self.assertEqual(encoded, struct.pack(">i", -7))
         self.assertEqual(read_response_header(encoded, 0), (header, 4))
 
@@ -201,7 +175,7 @@ class ResponseHeaderTests(SynchronousTestCase):
         Version 1 adds an empty tagged-field section.
         """
         header = ResponseHeader(2**31 - 1, 1)
-        encoded = _write_response_header(header)
+        encoded = response_header_bytes(header)
         self.assertEqual(encoded, struct.pack(">i", 2**31 - 1) + b"\x00")
         self.assertEqual(read_response_header(encoded, 1), (header, 5))
 
