@@ -18,9 +18,6 @@ from capture_batches import CLIENTS, CODECS, CaptureBroker, capture
 
 from odradek.client.records import CompressionType, RecordBatchReader
 
-pytest.importorskip("confluent_kafka")
-pytest.importorskip("kafka")
-
 
 def _records_as_json(data: bytes) -> tuple[list[dict[str, object]], list[int]]:
     """
