@@ -121,8 +121,9 @@ def broker(argv: list[str]) -> int:
         return 1
     config = HERE / "config" / "server.properties"
     twistd = VENV / "bin" / "twistd"
-    command = [str(twistd), "-n", "odradek", "--config", str(config), *argv]
-    os.execv(command[0], command)
+    command = [str(twistd), "-n", "--pidfile=", "odradek", "--config", str(config)]
+    os.chdir(HERE)  # log.dirs=data/kafka-logs resolves against the repository
+    os.execv(command[0], [*command, *argv])
 
 
 def count(line: str, totals: dict[str, int]) -> None:
