@@ -1,28 +1,46 @@
 """
 Helpers for reading with kio's native readers while keeping kio's exceptions inside
 this package: every failure to read bytes from a peer becomes a L{ProtocolError}.
+
+Entities are read by kio's native reader first; when it fails on bytes that Kafka's
+rules accept (an unknown tagged field or error code), by the pure-Python reader of
+L{odradek.client.protocol._fallback}.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar, cast
 
+from kio.serial import entity_reader
 from kio.serial.errors import BufferUnderflow
 from kio.serial.readers import read_unsigned_varint
+from kio.static.protocol import Entity
 
+from odradek.client.protocol._fallback import (
+    TaggedFieldOverrun,
+    fallback_reader,
+    is_kio_limitation,
+)
 from odradek.client.protocol.errors import (
     MalformedMessageError,
     ProtocolError,
     TruncatedMessageError,
 )
 
-__all__ = ["Readable", "read_with", "readable", "skip_tagged_fields"]
+__all__ = [
+    "Readable",
+    "read_entity",
+    "read_with",
+    "readable",
+    "skip_tagged_fields",
+]
 
 #: What the decoders accept: any bytes-like object holding one message.
 Readable: TypeAlias = bytes | bytearray | memoryview
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Entity)
 
 
 def readable(data: Readable) -> bytes | memoryview:
@@ -69,19 +87,51 @@ def read_with(
         value, size = reader(data, offset)
     except ProtocolError:
         raise
+    except TaggedFieldOverrun as exc:
+        raise TruncatedMessageError(f"{what} is truncated: {exc}") from exc
     except BufferUnderflow as exc:
         raise TruncatedMessageError(
             f"{what} is truncated: {len(data)} bytes end before the message does"
         ) from exc
     except KeyError as exc:
-        # kio cannot skip tagged fields it has no schema for (Kafka says they must be
-        # ignored), and reports them as a KeyError.
+        # str() of a KeyError is the repr of its argument; use the argument.
         raise MalformedMessageError(
             f"{what} could not be decoded: {exc.args[0] if exc.args else exc}"
         ) from exc
     except Exception as exc:
         raise MalformedMessageError(f"{what} could not be decoded: {exc}") from exc
     return value, offset + size
+
+
+def read_entity(
+    entity_type: type[E], data: bytes | memoryview, offset: int, what: str
+) -> tuple[E, int]:
+    """
+    Read a kio entity (a request or response body), natively if kio can.
+
+    When kio's native reader fails on an unknown tagged field or an unknown error
+    code, which Kafka's rules accept, the bytes are read again by the pure-Python
+    L{fallback_reader}, which skips the field or keeps the code as an C{int}. Any
+    other failure, of either reader, is a L{ProtocolError}.
+
+    @param entity_type: the kio dataclass to read.
+    @param data: the message.
+    @param offset: where the entity starts.
+    @param what: a description of what is being read, for the error message.
+    @return: the entity and the offset just after it.
+    @raise TruncatedMessageError: if the message ends too early.
+    @raise MalformedMessageError: if the bytes cannot be decoded.
+    """
+    reader = cast(
+        Callable[[bytes | memoryview, int], tuple[E, int]], entity_reader(entity_type)
+    )
+    try:
+        return read_with(reader, data, offset, what)
+    except MalformedMessageError as error:
+        if not is_kio_limitation(error.__cause__):
+            raise
+    # Outside the except clause, so that a failure here is not chained to kio's.
+    return read_with(fallback_reader(entity_type), data, offset, what)
 
 
 def skip_tagged_fields(data: bytes | memoryview, offset: int, what: str) -> int:

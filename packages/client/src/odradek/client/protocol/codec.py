@@ -3,25 +3,29 @@ Encode and decode whole requests and responses: header plus body, without the si
 prefix (see L{odradek.client.protocol.framing}).
 
 Bodies are kio dataclasses, written and read by kio; which class goes with which API
-key and version comes from L{odradek.client.protocol.apis}. Every failure to decode
-bytes from a peer raises a L{ProtocolError}; passing something that is not a kio
-request or response raises C{TypeError} or C{ValueError}.
+key and version comes from L{odradek.client.protocol.apis}. Where kio's reader breaks
+Kafka's rules (it refuses unknown tagged fields and unknown error codes) a pure-Python
+reader takes over: unknown tags are skipped, and an error code kio does not know is
+kept as a plain C{int} in its C{ErrorCode} field, for L{error_for_code
+<odradek.client.errors.error_for_code>}.
+
+Every failure to decode bytes from a peer raises a L{ProtocolError}; passing
+something that is not a kio request or response raises C{TypeError} or C{ValueError}.
 """
 
 from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable
 from typing import TypeVar, cast
 
 import kio.schema.response_header.v0 as response_header_v0
-from kio.serial import entity_reader, entity_writer
+from kio.serial import entity_writer
 from kio.serial.errors import SerialError
 from kio.static.constants import EntityType
 from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
-from odradek.client.protocol._reading import Readable, read_with, readable
+from odradek.client.protocol._reading import Readable, read_entity, readable
 from odradek.client.protocol.apis import (
     ApiKey,
     describe_api,
@@ -47,7 +51,7 @@ __all__ = [
     "encode_response",
 ]
 
-E = TypeVar("E")
+E = TypeVar("E", bound=Entity)
 
 
 def _check_payload(payload: object, kind: EntityType) -> type[Entity]:
@@ -234,11 +238,7 @@ def _decode_response_as(
 def _read_body(
     kio_type: type[E], view: bytes | memoryview, offset: int, what: str
 ) -> E:
-    reader = cast(
-        Callable[[bytes | memoryview, int], tuple[E, int]],
-        entity_reader(kio_type),
-    )
-    body, end = read_with(reader, view, offset, what)
+    body, end = read_entity(kio_type, view, offset, what)
     left_over = len(view) - end
     if left_over:
         unit = "byte" if left_over == 1 else "bytes"

@@ -77,8 +77,9 @@ class TruncatedMessageError(ProtocolError):
 
 class MalformedMessageError(ProtocolError):
     """
-    A message could not be decoded: invalid values, unknown tagged fields, or bytes
-    left over after the body.
+    A message could not be decoded: invalid values, a malformed tagged field, or
+    bytes left over after the body. (Unknown tagged fields are skipped and unknown
+    error codes kept as ints, as Kafka requires.)
     """
 
 

@@ -1,9 +1,9 @@
 """
 Tests for L{odradek.client.protocol.codec} and L{odradek.client.protocol.headers}.
 
-Requests and responses are generated from kio's dataclasses: L{entity_strategy} reads
-each field's C{kafka_type} metadata and Python type and builds a Hypothesis strategy,
-so every API and version is covered without hand-written examples.
+Requests and responses are generated from kio's dataclasses by L{entity_strategy
+<odradek.client.test._protocoltools.entity_strategy>}, so every API and version is
+covered without hand-written examples.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import struct
-import types
-import typing
 from collections.abc import Callable
-from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,6 +26,7 @@ from kio.schema.metadata.v8.request import MetadataRequest as MetadataRequestV8
 from kio.static.primitive import i16, i32Timedelta
 from twisted.trial.unittest import SynchronousTestCase
 
+from odradek.client.errors import error_for_code
 from odradek.client.protocol import (
     SUPPORTED_VERSIONS,
     ApiKey,
@@ -50,82 +48,11 @@ from odradek.client.protocol.headers import (
     read_response_header,
 )
 from odradek.client.test._protocoltools import (
+    entity_strategy,
     kio_body,
     metadata_request,
     request_header_bytes,
 )
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-
-
-def _ints(bits: int, signed: bool = True) -> st.SearchStrategy[int]:
-    if signed:
-        return st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-    return st.integers(0, 2**bits - 1)
-
-
-#: Strategies for kio's primitive types, by the C{kafka_type} of the field.
-_PRIMITIVES: dict[str, st.SearchStrategy[object]] = {
-    "int8": _ints(8),
-    "int16": _ints(16),
-    "int32": _ints(32),
-    "int64": _ints(64),
-    "uint8": _ints(8, signed=False),
-    "uint16": _ints(16, signed=False),
-    "uint32": _ints(32, signed=False),
-    "uint64": _ints(64, signed=False),
-    "float64": st.floats(allow_nan=False, allow_infinity=False),
-    "bool": st.booleans(),
-    "string": st.text(max_size=12),
-    "bytes": st.binary(max_size=24),
-    "records": st.binary(max_size=48),
-    # Kafka sends a null UUID as all zeros, which kio reads back as None.
-    "uuid": st.uuids().filter(lambda value: value.int != 0),
-    "error_code": st.sampled_from(list(ErrorCode)),
-    "timedelta_i32": _ints(32).map(lambda ms: datetime.timedelta(milliseconds=ms)),
-    # Kio converts through float seconds; stay within exactly representable values.
-    "timedelta_i64": st.integers(-(2**40), 2**40).map(
-        lambda ms: datetime.timedelta(milliseconds=ms)
-    ),
-    "datetime_i64": st.integers(0, 2**41).map(
-        lambda ms: _EPOCH + datetime.timedelta(milliseconds=ms)
-    ),
-}
-
-
-def _type_strategy(annotation: object, kafka_type: str | None) -> st.SearchStrategy:
-    origin = typing.get_origin(annotation)
-    if origin in (types.UnionType, typing.Union):
-        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return st.none() | _type_strategy(inner, kafka_type)
-    if origin is tuple:
-        inner = typing.get_args(annotation)[0]
-        size = 2 if kafka_type is None else 3
-        return st.lists(_type_strategy(inner, kafka_type), max_size=size).map(tuple)
-    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
-        return entity_strategy(annotation)
-    if kafka_type is None:
-        raise TypeError(f"no kafka_type for {annotation!r}")
-    return _PRIMITIVES[kafka_type]
-
-
-@cache
-def entity_strategy(entity_type: type) -> st.SearchStrategy:
-    """
-    Build a strategy for instances of a kio dataclass (request, response or nested
-    entity) from its fields' types and C{kafka_type} metadata.
-
-    @param entity_type: a kio dataclass.
-    @return: a strategy drawing instances of it with every field filled in.
-    """
-    return st.builds(
-        entity_type,
-        **{
-            field.name: _type_strategy(field.type, field.metadata.get("kafka_type"))
-            for field in dataclasses.fields(entity_type)
-        },
-    )
-
 
 _client_ids = st.none() | st.text(max_size=12)
 _correlation_ids = st.integers(-(2**31), 2**31 - 1)
@@ -412,27 +339,30 @@ class MalformedInputTests(SynchronousTestCase):
 
     def test_unknown_error_code(self) -> None:
         """
-        An error code kio does not know makes the response undecodable (a kio
-        limitation), reported as malformed rather than as kio's ValueError.
+        An error code kio does not know decodes as a plain int, which
+        error_for_code turns into a class carrying it.
         """
         data = struct.pack(">ihi", 1, 9999, 0)
-        with self.assertRaises(MalformedMessageError) as caught:
-            decode_response(data, ApiKey.API_VERSIONS, 0)
-        self.assertIn("9999", str(caught.exception))
+        correlation_id, response = decode_response(data, ApiKey.API_VERSIONS, 0)
+        self.assertEqual(correlation_id, 1)
+        assert isinstance(response, ApiVersionsResponseV0)
+        self.assertEqual(response.error_code, 9999)
+        self.assertNotIsInstance(response.error_code, ErrorCode)
+        self.assertEqual(response.api_keys, ())
+        self.assertEqual(error_for_code(response.error_code).code, 9999)
 
     def test_unknown_tag_in_body(self) -> None:
         """
-        A tagged field kio has no schema for makes the body undecodable (a kio
-        limitation; Kafka says to skip it), reported as malformed.
+        A tagged field the schema does not know is skipped, as Kafka requires: the
+        body decodes to what it decodes to without the field.
         """
         request = ApiVersionsRequest(
             client_software_name="odradek", client_software_version="1"
         )
-        data = encode_request(RequestHeader(ApiKey.API_VERSIONS, 3, 1), request)
-        data = data[:-1] + b"\x01\x63\x01z"
-        with self.assertRaises(MalformedMessageError) as caught:
-            decode_request(data)
-        self.assertIn("API_VERSIONS", str(caught.exception))
+        untagged = encode_request(RequestHeader(ApiKey.API_VERSIONS, 3, 1), request)
+        data = untagged[:-1] + b"\x01\x63\x01z"
+        self.assertEqual(decode_request(data), decode_request(untagged))
+        self.assertEqual(decode_request(data)[1], request)
 
     def test_bad_varint(self) -> None:
         """
