@@ -1,0 +1,88 @@
+"""
+A Sphinx directive that writes the configuration reference from the broker's own
+tables of keys, so that the documentation cannot drift from the code.
+
+    .. odradek-config:: broker
+    .. odradek-config:: topic
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
+
+
+def _literal(text: str | None) -> str:
+    if text is None or text == "":
+        return "(none)"
+    return f"``{text}``"
+
+
+def _broker_lines() -> list[str]:
+    from odradek.broker.config import BROKER_CONFIGS
+
+    lines: list[str] = []
+    for key in sorted(BROKER_CONFIGS.values(), key=lambda k: k.name):
+        lines += [f"``{key.name}``", f"   {key.doc}", ""]
+        fields = [
+            ("Type", key.type.value.lower()),
+            ("Default", _literal(key.render(key.default))),
+            ("Valid values", _literal(key.valid_values or None)),
+            ("Importance", key.importance.value),
+            ("Dynamic", "yes" if key.dynamic else "no"),
+        ]
+        if key.topic_config is not None:
+            fields.append(("Topic-level key", f"``{key.topic_config}``"))
+        if key.ignored is not None:
+            fields.append(("Effect", f"none: {key.ignored}"))
+        lines += [f"   :{name}: {value}" for name, value in fields]
+        lines.append("")
+    return lines
+
+
+def _topic_lines() -> list[str]:
+    from odradek.broker.log.config import TOPIC_CONFIGS
+
+    lines: list[str] = []
+    for key in sorted(TOPIC_CONFIGS.values(), key=lambda k: k.name):
+        synonyms = ", ".join(f"``{s.name}``" for s in key.synonyms) or "(none)"
+        lines += [f"``{key.name}``", f"   {key.doc}", ""]
+        fields = [
+            ("Type", key.type.value.lower()),
+            ("Default", _literal(key.render(key.default))),
+            ("Valid values", _literal(key.valid_values or None)),
+            ("Broker-wide default set by", synonyms),
+        ]
+        lines += [f"   :{name}: {value}" for name, value in fields]
+        lines.append("")
+    return lines
+
+
+class ConfigReference(Directive):
+    """
+    Render the broker's (C{broker}) or the topic-level (C{topic}) configuration keys.
+    """
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        which = self.arguments[0]
+        if which == "broker":
+            lines = _broker_lines()
+        elif which == "topic":
+            lines = _topic_lines()
+        else:
+            raise self.error(f"odradek-config takes 'broker' or 'topic', not {which!r}")
+        container = nodes.container()
+        self.state.nested_parse(
+            StringList(lines, source="odradek-config"), 0, container
+        )
+        return list(container.children)
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.add_directive("odradek-config", ConfigReference)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
