@@ -283,7 +283,8 @@ class KafkaServerProtocol(Protocol):
             self._answer_unsupported_version(entry, context)
             return
         try:
-            request = decode_request_body(header, frame, offset)
+            # Kafka ignores bytes after a request's fields; librdkafka sends some.
+            request = decode_request_body(header, frame, offset, allow_trailing=True)
         except ProtocolError as error:
             self._close(f"malformed request: {error}", header)
             return

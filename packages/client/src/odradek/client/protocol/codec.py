@@ -122,7 +122,7 @@ def decode_request_header(data: Readable) -> tuple[RequestHeader, int]:
 
 
 def decode_request_body(
-    header: RequestHeader, data: Readable, offset: int
+    header: RequestHeader, data: Readable, offset: int, *, allow_trailing: bool = False
 ) -> RequestPayload:
     """
     Decode the body of a request whose header was read with L{decode_request_header}.
@@ -130,16 +130,20 @@ def decode_request_body(
     @param header: the request's header.
     @param data: the request, without its size prefix.
     @param offset: where the body starts.
+    @param allow_trailing: whether bytes after the body are ignored rather than an
+        error. Apache Kafka's broker reads the fields of a request and ignores what
+        follows them, and some clients rely on it: librdkafka 2.x sends a Metadata
+        request for all topics with three bytes after the body.
     @return: the kio request dataclass.
     @raise UnknownApiKeyError: if Odradek does not serve the header's API.
     @raise UnsupportedVersionError: if Odradek does not support its version.
     @raise TruncatedMessageError: if C{data} ends before the body does.
     @raise MalformedMessageError: if the body cannot be decoded, or bytes are left
-        after it.
+        after it and C{allow_trailing} is false.
     """
     kio_type = request_type(header.api_key, header.api_version)
     what = _describe(header.api_key, header.api_version, "request")
-    return _read_body(kio_type, readable(data), offset, what)
+    return _read_body(kio_type, readable(data), offset, what, allow_trailing)
 
 
 def decode_request(data: Readable) -> tuple[RequestHeader, RequestPayload]:
@@ -236,11 +240,15 @@ def _decode_response_as(
 
 
 def _read_body(
-    kio_type: type[E], view: bytes | memoryview, offset: int, what: str
+    kio_type: type[E],
+    view: bytes | memoryview,
+    offset: int,
+    what: str,
+    allow_trailing: bool = False,
 ) -> E:
     body, end = read_entity(kio_type, view, offset, what)
     left_over = len(view) - end
-    if left_over:
+    if left_over and not allow_trailing:
         unit = "byte" if left_over == 1 else "bytes"
         raise MalformedMessageError(
             f"{what} has {left_over} {unit} left over after its body"

@@ -263,6 +263,18 @@ class MalformedInputTests(SynchronousTestCase):
         self.assertIn("3 bytes left over", str(caught.exception))
         self.assertIn("METADATA", str(caught.exception))
 
+    def test_trailing_bytes_allowed(self) -> None:
+        """
+        With C{allow_trailing}, bytes after a request body are ignored, as Kafka's
+        broker ignores them.
+        """
+        data = self._request()
+        header, offset = decode_request_header(data + b"xyz")
+        self.assertEqual(
+            decode_request_body(header, data + b"xyz", offset, allow_trailing=True),
+            decode_request(data)[1],
+        )
+
     def test_trailing_bytes_response(self) -> None:
         """
         Bytes after a decoded response body are refused, naming how many.
