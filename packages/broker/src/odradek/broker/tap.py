@@ -96,7 +96,11 @@ def makeService(options: Options) -> BrokerService:
         if any(not endpoint.host for endpoint in config.advertised_listeners):
             # Kafka advertises the canonical host name for an endpoint without one.
             host = socket.getfqdn()
-        return BrokerService.embedded(config, default_host=host)
+        # The one place the broker picks the global reactor; everything below takes
+        # it as a parameter.
+        from twisted.internet import reactor
+
+        return BrokerService.embedded(config, default_host=host, reactor=reactor)
     except ConfigError as error:
         source = "--override" if error.key in options["overrides"] else path
         raise SystemExit(f"odradek: {source}: {error.message}") from None

@@ -48,6 +48,10 @@ __all__ = [
     "SupportedFeature",
     "UnsupportedVersionResponder",
     "build_error_response",
+    "build_registry",
     "generic_error_response",
     "register_api_versions",
 ]
+
+# Imported last: it imports every handler module, and they import the modules above.
+from odradek.broker.apis._build import build_registry

@@ -31,6 +31,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+import attrs
 from twisted.internet.defer import Deferred
 from zope.interface import Attribute, Interface
 
@@ -41,7 +42,28 @@ from odradek.broker.metadata.model import (
     TopicMetadata,
 )
 
-__all__ = ["IMetadataStore"]
+__all__ = ["IMetadataStore", "ProducerIdBlock"]
+
+
+@attrs.frozen
+class ProducerIdBlock:
+    """
+    A range of producer ids reserved for one broker, which hands them out to
+    idempotent producers without asking the store again.
+
+    @ivar broker_id: the broker the block is reserved for.
+    @ivar first_producer_id: the first id of the block.
+    @ivar size: how many ids the block holds.
+    """
+
+    broker_id: int
+    first_producer_id: int
+    size: int
+
+    @property
+    def last_producer_id(self) -> int:
+        """The last id of the block."""
+        return self.first_producer_id + self.size - 1
 
 
 class IMetadataStore(Interface):
@@ -186,6 +208,22 @@ class IMetadataStore(Interface):
         @return: fires with the new state; fails with
             C{UnknownTopicOrPartitionError}, or C{InvalidReplicaAssignmentError}
             if the leader or an ISR member is not a replica.
+        """
+
+    def allocate_producer_id_block(
+        broker_id: int, size: int
+    ) -> Deferred[ProducerIdBlock]:
+        """
+        Reserve the next C{size} producer ids for a broker. Blocks never overlap,
+        across restarts as well: each starts after the last one reserved, the first
+        at 0.
+
+        @param broker_id: the broker asking.
+        @param size: how many ids to reserve (Kafka reserves 1000 at a time).
+        @return: fires with the block once it is durable; fails with
+            C{KafkaStorageError} if it cannot be made durable, or with
+            C{KafkaError} (C{UNKNOWN_SERVER_ERROR}) once every id of the int64 range
+            is taken.
         """
 
     def subscribe(callback: Callable[[MetadataChange], object]) -> Callable[[], None]:

@@ -9,11 +9,17 @@ old metadata or the new. Metadata changes are rare (topics created, configs alte
 and the file is small, so rewriting it is simpler than keeping a log of changes.
 
 The broker is the only live broker and its own controller.
+
+The last block of producer ids reserved is kept apart, in
+C{__odradek_producer_id_block.json} beside the metadata file (as ZooKeeper keeps it
+in its own node, C{/latest_producer_id_block}), so that handing out producer ids
+never rewrites the topics.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import types
 import uuid
@@ -31,7 +37,7 @@ from odradek.broker.metadata import _document
 from odradek.broker.metadata._document import ClusterDocument, frozen_strings
 from odradek.broker.metadata._files import atomic_write
 from odradek.broker.metadata.errors import MetadataStoreError
-from odradek.broker.metadata.interfaces import IMetadataStore
+from odradek.broker.metadata.interfaces import IMetadataStore, ProducerIdBlock
 from odradek.broker.metadata.model import (
     BrokerConfigChanged,
     BrokerRegistration,
@@ -54,6 +60,7 @@ from odradek.client.errors import (
     InvalidConfigurationError,
     InvalidPartitionsError,
     InvalidReplicaAssignmentError,
+    KafkaError,
     KafkaStorageError,
     UnknownTopicOrPartitionError,
 )
@@ -64,6 +71,9 @@ _T = TypeVar("_T")
 _Change = tuple[_T, ClusterDocument, tuple[MetadataChange, ...]]
 
 _log = Logger()
+
+_INT64_MAX = 2**63 - 1
+_PRODUCER_ID_BLOCK_VERSION = 1
 
 
 def _validate_broker_configs(configs: Mapping[str, str]) -> None:
@@ -82,10 +92,13 @@ class LocalMetadataStore:
     directory. Open it with L{open}.
 
     @cvar FILE_NAME: the file's name in the log directory.
+    @cvar PRODUCER_ID_BLOCK_FILE_NAME: the name of the file holding the last block
+        of producer ids reserved, beside it.
     @ivar cluster_id: the cluster's id.
     """
 
     FILE_NAME: ClassVar[str] = "__odradek_metadata.json"
+    PRODUCER_ID_BLOCK_FILE_NAME: ClassVar[str] = "__odradek_producer_id_block.json"
 
     _path: str
     _broker: BrokerRegistration
@@ -326,6 +339,34 @@ class LocalMetadataStore:
 
         return self._change(change)
 
+    def allocate_producer_id_block(
+        self, broker_id: int, size: int
+    ) -> Deferred[ProducerIdBlock]:
+        path = os.path.join(
+            os.path.dirname(self._path), self.PRODUCER_ID_BLOCK_FILE_NAME
+        )
+        try:
+            latest = _read_producer_id_block(path)
+            first = 0 if latest is None else latest.last_producer_id + 1
+            if size < 1 or first > _INT64_MAX - size + 1:
+                raise KafkaError(
+                    f"cannot reserve {size} producer ids after"
+                    f" {first - 1}: the producer ids are exhausted"
+                )
+            block = ProducerIdBlock(broker_id, first, size)
+            data = {
+                "version": _PRODUCER_ID_BLOCK_VERSION,
+                "broker": block.broker_id,
+                "block_start": block.first_producer_id,
+                "block_end": block.last_producer_id,
+            }
+            atomic_write(path, (json.dumps(data, sort_keys=True) + "\n").encode())
+        except OSError as error:
+            return fail(KafkaStorageError(f"cannot write {path}: {error}"))
+        except Exception:
+            return fail()
+        return succeed(block)
+
     def _existing(self, name: str) -> TopicMetadata:
         topic = self._document.topics.get(name)
         if topic is None:
@@ -369,3 +410,34 @@ class LocalMetadataStore:
                         change=announced,
                     )
         return succeed(result)
+
+
+def _read_producer_id_block(path: str) -> ProducerIdBlock | None:
+    """
+    @param path: the producer id block file.
+    @return: the last block reserved, or C{None} if none was ever reserved.
+    @raise KafkaStorageError: naming the file, if it cannot be read or is not a
+        valid block (reserving from 0 again would hand out ids twice).
+    """
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise KafkaStorageError(f"cannot read {path}: {error}") from None
+    try:
+        value = json.loads(data.decode("utf-8"))
+        start, end = value["block_start"], value["block_end"]
+        broker = value["broker"]
+        if value.get("version") != _PRODUCER_ID_BLOCK_VERSION or not all(
+            type(n) is int for n in (start, end, broker)
+        ):
+            raise ValueError("unexpected version or values")
+        if not 0 <= start <= end:
+            raise ValueError(f"block_start {start} and block_end {end}")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise KafkaStorageError(
+            f"{path} is not a valid producer id block file: {error}"
+        ) from None
+    return ProducerIdBlock(broker, start, end - start + 1)

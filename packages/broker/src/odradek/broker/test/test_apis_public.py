@@ -38,6 +38,7 @@ class PublicNamesTests(SynchronousTestCase):
                 "SupportedFeature",
                 "UnsupportedVersionResponder",
                 "build_error_response",
+                "build_registry",
                 "generic_error_response",
                 "register_api_versions",
             ],
