@@ -26,8 +26,12 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv"
 PACKAGES = ("client", "broker", "admin")
 TOX_ENVS = ("client", "broker", "admin", "lint", "typecheck", "docs", "integration")
-# Debian packages the test suites drive (installed with apt-get when missing).
-SYSTEM_PACKAGES: dict[str, str] = {}
+# Debian packages the test suites drive, by the command each provides (installed
+# with apt-get when the command is missing): kcat (librdkafka 2.0.2) is one of the
+# integration tests' real clients, node and npm run kafkajs.
+SYSTEM_PACKAGES: dict[str, str] = {"kcat": "kcat", "node": "nodejs", "npm": "npm"}
+# The npm project of the kafkajs tests, installed from its lock file.
+JS_CLIENTS = HERE / "integration" / "js"
 
 TRIAL_SUMMARY = re.compile(r"^(PASSED|FAILED) \((?P<counts>[^)]*)\)\s*$")
 PYTEST_SUMMARY = re.compile(r"^=+ (?P<counts>.*\d+ (passed|failed|error).*) in [\d.]+s")
@@ -64,6 +68,28 @@ def ensure_system_packages() -> None:
     """
     missing = [pkg for cmd, pkg in SYSTEM_PACKAGES.items() if shutil.which(cmd) is None]
     as_root_apt_install(missing)
+
+
+def ensure_node_modules() -> None:
+    """
+    Install the integration tests' npm packages (kafkajs) with C{npm ci}, unless
+    the installed set already matches C{package-lock.json}.
+    """
+    lock = JS_CLIENTS / "package-lock.json"
+    stamp = JS_CLIENTS / "node_modules" / ".odradek-installed"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.exit("dev.py: npm is needed for the kafkajs tests; install Debian's npm")
+    print(f"+ (cd {JS_CLIENTS.relative_to(HERE)} && npm ci)", flush=True)
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"], cwd=JS_CLIENTS, check=False
+    )
+    if result.returncode != 0:
+        sys.exit(f"dev.py: npm ci failed with exit code {result.returncode}")
+    stamp.write_text(digest)
 
 
 def venv_python() -> Path:
@@ -157,6 +183,7 @@ def test(argv: list[str]) -> int:
     Install everything and run every tox environment; print one summary line.
     """
     ensure_system_packages()
+    ensure_node_modules()
     ensure_venv()
     ensure_installed(["tox>=4.11"], "tox")
     envs = argv or list(TOX_ENVS)
