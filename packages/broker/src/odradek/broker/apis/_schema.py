@@ -18,6 +18,8 @@ import typing
 import uuid
 from typing import Any, Final
 
+from kio.static.primitive import i32Timedelta
+
 from odradek.broker.apis.context import RequestContext
 from odradek.client.protocol import response_type
 
@@ -33,7 +35,7 @@ __all__ = [
     "response_class",
 ]
 
-NO_THROTTLE: Final = datetime.timedelta(0)
+NO_THROTTLE: Final = i32Timedelta.parse(datetime.timedelta(0))
 """The throttle time of every response: Odradek has no quotas yet."""
 
 ZERO_UUID: Final = uuid.UUID(int=0)

@@ -29,7 +29,6 @@ are never listed.
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Any
 
@@ -40,9 +39,10 @@ import kio.schema.api_versions.v3.response as v3
 import kio.schema.api_versions.v4.response as v4
 from attrs import frozen
 from kio.schema.errors import ErrorCode
-from kio.static.primitive import i16, i32Timedelta, i64
+from kio.static.primitive import i16, i64
 from kio.static.protocol import ResponsePayload
 
+from odradek.broker.apis._schema import NO_THROTTLE
 from odradek.broker.apis.context import RequestContext
 from odradek.broker.apis.registry import ApiEntry, HandlerRegistry
 from odradek.client.protocol import ApiKey, VersionRange
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 _SOFTWARE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
-_NO_THROTTLE = i32Timedelta.parse(datetime.timedelta(0))
 
 # The response class and its nested ApiVersion class, by version.
 _SCHEMAS: dict[int, tuple[Any, Any]] = {
@@ -180,7 +179,7 @@ class ApiVersionsHandler:
         )
         fields: dict[str, object] = {"error_code": error_code, "api_keys": api_keys}
         if version >= 1:
-            fields["throttle_time"] = _NO_THROTTLE
+            fields["throttle_time"] = NO_THROTTLE
         if version >= 3 and listed:
             fields.update(self._features(version))
         return response_class(**fields)  # type: ignore[no-any-return]

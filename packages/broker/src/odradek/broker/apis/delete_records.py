@@ -13,14 +13,14 @@ topic or partition C{UNKNOWN_TOPIC_OR_PARTITION}.
 
 from __future__ import annotations
 
-import datetime
 import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i32, i32Timedelta, i64
+from kio.static.primitive import i32, i64
 from twisted.internet.defer import Deferred, succeed
 
+from odradek.broker.apis._schema import NO_THROTTLE
 from odradek.broker.apis.context import RequestContext
 from odradek.broker.apis.errors import kio_error_code
 from odradek.broker.apis.registry import HandlerRegistry, Outcome
@@ -35,7 +35,6 @@ __all__ = ["DELETE_RECORDS_VERSIONS", "DeleteRecordsHandler", "register"]
 DELETE_RECORDS_VERSIONS: Final = VersionRange(0, 2)
 """The versions served: all of them."""
 
-_NO_THROTTLE: Final = i32Timedelta.parse(datetime.timedelta(0))
 
 # A partition of the request: its index, its name, and the result it already has.
 _Slot = tuple[int, TopicPartition, DeleteRecordsResult | None]
@@ -105,7 +104,7 @@ class DeleteRecordsHandler:
                 schema.DeleteRecordsTopicResult(name=name, partitions=tuple(partitions))
             )
         response: Outcome = schema.DeleteRecordsResponse(
-            throttle_time=_NO_THROTTLE, topics=tuple(topics)
+            throttle_time=NO_THROTTLE, topics=tuple(topics)
         )
         return response
 

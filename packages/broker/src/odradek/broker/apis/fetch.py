@@ -38,10 +38,11 @@ import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i32, i32Timedelta, i64
+from kio.static.primitive import i32, i64
 from kio.static.protocol import ResponsePayload
 from twisted.internet.defer import Deferred, succeed
 
+from odradek.broker.apis._schema import NO_THROTTLE
 from odradek.broker.apis.context import RequestContext
 from odradek.broker.apis.errors import kio_error_code
 from odradek.broker.apis.registry import HandlerRegistry, Outcome
@@ -72,7 +73,6 @@ FETCH_VERSIONS: Final = VersionRange(4, 18)
 """The versions served: every version with record batches (magic 2). Versions 15
 to 18 add only fields that followers send (tagged, ignored here)."""
 
-_NO_THROTTLE: Final = i32Timedelta.parse(datetime.timedelta(0))
 _INITIAL_EPOCH: Final = 0
 _FINAL_EPOCH: Final = -1
 _NO_SESSION: Final = 0
@@ -197,7 +197,7 @@ class FetchHandler:
                 schema.FetchableTopicResponse(partitions=tuple(partitions), **key)
             )
         values: dict[str, Any] = {
-            "throttle_time": _NO_THROTTLE,
+            "throttle_time": NO_THROTTLE,
             "responses": tuple(topics),
         }
         if version >= _FIRST_SESSION_VERSION:
@@ -228,7 +228,7 @@ class FetchHandler:
     def _session_error(self, version: int) -> ResponsePayload:
         schema = sys.modules[response_type(ApiKey.FETCH, version).__module__]
         response: ResponsePayload = schema.FetchResponse(
-            throttle_time=_NO_THROTTLE,
+            throttle_time=NO_THROTTLE,
             error_code=kio_error_code(FetchSessionIdNotFoundError.code),
             session_id=i32(_NO_SESSION),
             responses=(),

@@ -25,10 +25,11 @@ import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i16, i32Timedelta, i64
+from kio.static.primitive import i16, i64
 from kio.static.protocol import ResponsePayload
 from twisted.internet.defer import Deferred
 
+from odradek.broker.apis._schema import NO_THROTTLE
 from odradek.broker.apis.context import RequestContext
 from odradek.broker.apis.errors import kio_error_code
 from odradek.broker.apis.registry import HandlerRegistry, Outcome
@@ -49,7 +50,6 @@ INIT_PRODUCER_ID_VERSIONS: Final = VersionRange(0, 5)
 """The versions served: Apache Kafka 4.0's (version 6 is KIP-939's two-phase
 commit)."""
 
-_NO_THROTTLE: Final = i32Timedelta.parse(datetime.timedelta(0))
 _FIRST_EXISTING_PRODUCER_VERSION: Final = 3
 
 
@@ -106,7 +106,7 @@ class InitProducerIdHandler:
 def _response(version: int, code: int, producer_id: int, epoch: int) -> ResponsePayload:
     schema = sys.modules[response_type(ApiKey.INIT_PRODUCER_ID, version).__module__]
     response: ResponsePayload = schema.InitProducerIdResponse(
-        throttle_time=_NO_THROTTLE,
+        throttle_time=NO_THROTTLE,
         error_code=kio_error_code(code),
         producer_id=i64(producer_id),
         producer_epoch=i16(epoch),

@@ -31,14 +31,14 @@ any other id a replica, which sees up to the log end.
 from __future__ import annotations
 
 import collections
-import datetime
 import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i32, i32Timedelta, i64
+from kio.static.primitive import i32, i64
 from kio.static.protocol import ResponsePayload
 
+from odradek.broker.apis._schema import NO_THROTTLE
 from odradek.broker.apis.context import RequestContext
 from odradek.broker.apis.errors import kio_error_code
 from odradek.broker.apis.registry import HandlerRegistry
@@ -64,7 +64,6 @@ __all__ = ["LIST_OFFSETS_VERSIONS", "ListOffsetsHandler", "register"]
 LIST_OFFSETS_VERSIONS: Final = VersionRange(1, 10)
 """The versions served: Apache Kafka 4.0's."""
 
-_NO_THROTTLE: Final = i32Timedelta.parse(datetime.timedelta(0))
 
 #: The first version in which each special timestamp may be asked for.
 _SPECIAL_TIMESTAMP_VERSIONS: Final = {-1: 1, -2: 1, -3: 7, -4: 8, -5: 9}
@@ -129,7 +128,7 @@ class ListOffsetsHandler:
             )
         values: dict[str, Any] = {"topics": tuple(topics)}
         if version >= _FIRST_THROTTLE_VERSION:
-            values["throttle_time"] = _NO_THROTTLE
+            values["throttle_time"] = NO_THROTTLE
         response: ResponsePayload = schema.ListOffsetsResponse(**values)
         return response
 

@@ -33,11 +33,12 @@ import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i32, i32Timedelta, i64
+from kio.static.primitive import i32, i64
 from kio.static.protocol import ResponsePayload
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
+from odradek.broker.apis._schema import NO_THROTTLE
 from odradek.broker.apis.context import RequestContext
 from odradek.broker.apis.errors import generic_error_response, kio_error_code
 from odradek.broker.apis.registry import (
@@ -75,7 +76,6 @@ PRODUCE_VERSIONS: Final = VersionRange(3, 13)
 ADMIN_CLIENT_ID: Final = "__admin_client"
 """The client id Kafka lets append to the internal topics."""
 
-_NO_THROTTLE: Final = i32Timedelta.parse(datetime.timedelta(0))
 _EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _LENGTH: Final = struct.Struct(">i")
 _ATTRIBUTES: Final = struct.Struct(">h")
@@ -273,7 +273,7 @@ class ProduceHandler:
                 )
             )
         response: ResponsePayload = schema.ProduceResponse(
-            responses=tuple(topics), throttle_time=_NO_THROTTLE
+            responses=tuple(topics), throttle_time=NO_THROTTLE
         )
         return response
 
