@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from collections.abc import Iterator, Mapping
 from typing import Final
 
@@ -29,16 +28,15 @@ from odradek.broker.log.config import (
     ConfigType,
     ConfigValue,
     TopicConfigKey,
+    check_config_range,
+    parse_config_value,
+    render_config_value,
 )
 from odradek.client.errors import InvalidConfigurationError
 
 __all__ = ["BROKER_CONFIGS", "ConfigError", "ConfigKey", "Importance"]
 
-_INT32: Final = (-(2**31), 2**31 - 1)
-_INT64: Final = (-(2**63), 2**63 - 1)
 _INT_MAX: Final = 2**31 - 1
-_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
-_DECIMAL: Final = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _UNITS: Final = {60 * 1000: "minutes", 60 * 60 * 1000: "hours"}
 
 
@@ -150,31 +148,16 @@ class ConfigKey:
         @raise ConfigError: naming the key and the value, if C{raw} does not parse,
             is out of range or is not one of the choices.
         """
-        text = raw.strip()
-        if not text and self.default is None:
+        if not raw.strip() and self.default is None:
             return None
-        if self.type is ConfigType.BOOLEAN:
-            if text.lower() not in ("true", "false"):
-                raise self._invalid(raw, "Expected value to be either true or false")
-            return text.lower() == "true"
-        if self.type in (ConfigType.INT, ConfigType.LONG):
-            low, high = _INT32 if self.type is ConfigType.INT else _INT64
-            if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
-                raise self._invalid(raw, f"Not a number of type {self.type.value}")
-            return self._in_range(raw, int(text))
-        if self.type is ConfigType.DOUBLE:
-            if not _DECIMAL.fullmatch(text):
-                raise self._invalid(raw, "Not a number of type DOUBLE")
-            return self._in_range(raw, float(text))
-        if self.type is ConfigType.LIST:
-            items = tuple(item.strip() for item in text.split(",") if item.strip())
-            if not items and self.choices is not None:
-                raise self._invalid(raw, "Empty list")
-            for item in items:
-                self._check_choice(raw, item)
-            return items
-        self._check_choice(raw, text)
-        return text
+
+        def invalid(reason: str) -> ConfigError:
+            return self._invalid(raw, reason)
+
+        value = parse_config_value(self.type, raw, self.choices, invalid)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            check_config_range(value, self.minimum, self.maximum, invalid)
+        return value
 
     def render(self, value: ConfigValue | None) -> str | None:
         """
@@ -183,25 +166,7 @@ class ConfigKey:
         @param value: a value of this key's type, or C{None}.
         @return: C{"true"}, C{"168"}, C{"compact,delete"} ..., or C{None} for unset.
         """
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, tuple):
-            return ",".join(value)
-        return str(value)
-
-    def _in_range(self, raw: str, number: int | float) -> int | float:
-        if self.minimum is not None and number < self.minimum:
-            raise self._invalid(raw, f"Value must be at least {self.minimum}")
-        if self.maximum is not None and number > self.maximum:
-            raise self._invalid(raw, f"Value must be no more than {self.maximum}")
-        return number
-
-    def _check_choice(self, raw: str, text: str) -> None:
-        if self.choices is not None and text not in self.choices:
-            choices = ", ".join(self.choices)
-            raise self._invalid(raw, f"String must be one of: {choices}")
+        return None if value is None else render_config_value(value)
 
     def _invalid(self, raw: str, reason: str) -> ConfigError:
         return ConfigError.invalid(self.name, raw.strip(), reason)

@@ -16,7 +16,8 @@ L{LogConfig.from_properties} enforces.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeAlias
 
 import attrs
@@ -76,6 +77,102 @@ def _invalid(key: str, raw: str, reason: str) -> InvalidConfigurationError:
     return InvalidConfigurationError(
         f"Invalid value {raw} for configuration {key}: {reason}"
     )
+
+
+_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
+_DECIMAL: Final = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def parse_config_value(
+    config_type: ConfigType,
+    raw: str,
+    choices: tuple[str, ...] | None,
+    invalid: Callable[[str], Exception],
+) -> ConfigValue:
+    """
+    Parse a configuration value by its type, as Kafka's C{ConfigDef} does: C{true}
+    or C{false}, decimal integers within the type's range, decimal numbers, comma
+    lists and strings, the last two checked against C{choices}. Ranges are checked
+    by the caller (see L{check_config_range}), after any unit conversion.
+
+    This one parser serves the topic-level keys and the broker's keys alike.
+
+    @param config_type: the value's type.
+    @param raw: the value as text; surrounding white space is ignored.
+    @param choices: the valid strings (of a string, or of each item of a list).
+    @param invalid: makes the exception to raise from the reason a value is invalid.
+    @return: the parsed value.
+    @raise Exception: what C{invalid} makes, if C{raw} does not parse.
+    """
+    text = raw.strip()
+    if config_type is ConfigType.BOOLEAN:
+        lowered = text.lower()
+        if lowered not in ("true", "false"):
+            raise invalid("Expected value to be either true or false")
+        return lowered == "true"
+    if config_type in (ConfigType.INT, ConfigType.LONG):
+        if config_type is ConfigType.INT:
+            low, high = _INT32_MIN, _INT32_MAX
+        else:
+            low, high = _INT64_MIN, _INT64_MAX
+        if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
+            raise invalid(f"Not a number of type {config_type.value}")
+        return int(text)
+    if config_type is ConfigType.DOUBLE:
+        if not _DECIMAL.fullmatch(text):
+            raise invalid("Not a number of type DOUBLE")
+        return float(text)
+    if config_type is ConfigType.LIST:
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        if choices is not None and not items:
+            raise invalid("Empty list")
+        for item in items:
+            _check_choice(item, choices, invalid)
+        return items
+    _check_choice(text, choices, invalid)
+    return text
+
+
+def _check_choice(
+    text: str, choices: tuple[str, ...] | None, invalid: Callable[[str], Exception]
+) -> None:
+    if choices is not None and text not in choices:
+        raise invalid(f"String must be one of: {', '.join(choices)}")
+
+
+def check_config_range(
+    value: float,
+    minimum: float | None,
+    maximum: float | None,
+    invalid: Callable[[str], Exception],
+) -> None:
+    """
+    Check a parsed number against a key's bounds.
+
+    @param value: the number.
+    @param minimum: the smallest valid value, or C{None}.
+    @param maximum: the largest valid value, or C{None}.
+    @param invalid: makes the exception to raise from the reason.
+    @raise Exception: what C{invalid} makes, if C{value} is out of bounds.
+    """
+    if minimum is not None and value < minimum:
+        raise invalid(f"Value must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise invalid(f"Value must be no more than {maximum}")
+
+
+def render_config_value(value: object) -> str:
+    """
+    Write a parsed value as Kafka shows it (DescribeConfigs, log lines).
+
+    @param value: a parsed value.
+    @return: its text: C{"true"}, C{"604800000"}, C{"0.5"}, C{"compact,delete"}.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
 
 
 @attrs.frozen
@@ -139,78 +236,27 @@ class TopicConfigKey:
             does not parse or is out of range.
         """
         name = self.name if key is None else key
-        text = raw.strip()
-        value: ConfigValue
-        if self.type is ConfigType.BOOLEAN:
-            lowered = text.lower()
-            if lowered not in ("true", "false"):
-                raise _invalid(name, raw, "Expected value to be either true or false")
-            value = lowered == "true"
-        elif self.type in (ConfigType.INT, ConfigType.LONG):
-            bits = 32 if self.type is ConfigType.INT else 64
-            try:
-                number = int(text, 10)
-            except ValueError:
-                raise _invalid(
-                    name, raw, f"Not a number of type {self.type.value}"
-                ) from None
-            low, high = (
-                (_INT32_MIN, _INT32_MAX) if bits == 32 else (_INT64_MIN, _INT64_MAX)
-            )
-            if not low <= number <= high:
-                raise _invalid(name, raw, f"Not a number of type {self.type.value}")
-            value = number * multiplier
+
+        def invalid(reason: str) -> InvalidConfigurationError:
+            return _invalid(name, raw, reason)
+
+        value = parse_config_value(self.type, raw, self.choices, invalid)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value *= multiplier
             if key is not None and self.negative_is_unlimited and value < 0:
                 value = -1
-            self._check_range(name, raw, value)
-        elif self.type is ConfigType.DOUBLE:
-            try:
-                real = float(text)
-            except ValueError:
-                raise _invalid(name, raw, "Not a number of type DOUBLE") from None
-            if real != real:
-                raise _invalid(name, raw, "Not a number of type DOUBLE")
-            value = real
-            self._check_range(name, raw, value)
-        elif self.type is ConfigType.LIST:
-            items = tuple(item.strip() for item in text.split(",") if item.strip())
-            if self.choices is not None:
-                if not items:
-                    raise _invalid(name, raw, "Empty list")
-                for item in items:
-                    if item not in self.choices:
-                        raise _invalid(
-                            name,
-                            raw,
-                            f"String must be one of: {', '.join(self.choices)}",
-                        )
-            value = items
-        else:
-            if self.choices is not None and text not in self.choices:
-                raise _invalid(
-                    name, raw, f"String must be one of: {', '.join(self.choices)}"
-                )
-            value = text
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            check_config_range(value, self.minimum, self.maximum, invalid)
         return value
-
-    def _check_range(self, name: str, raw: str, value: float) -> None:
-        if self.minimum is not None and value < self.minimum:
-            raise _invalid(name, raw, f"Value must be at least {self.minimum}")
-        if self.maximum is not None and value > self.maximum:
-            raise _invalid(name, raw, f"Value must be no more than {self.maximum}")
 
     def render(self, value: object) -> str:
         """
         Write a parsed value as Kafka shows it (DescribeConfigs).
 
         @param value: a value of this key's type.
-        @return: its text: C{"true"}, C{"604800000"}, C{"0.5"}, C{"compact,delete"}.
+        @return: its text, see L{render_config_value}.
         """
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, tuple):
-            return ",".join(value)
-        return str(value)
+        return render_config_value(value)
 
 
 def _key(

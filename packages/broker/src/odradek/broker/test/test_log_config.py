@@ -294,3 +294,47 @@ class RenderTests(SynchronousTestCase):
         base = LogConfig(retention_ms=10)
         config = attrs.evolve(base, segment_ms=20)
         self.assertEqual(config.overridden(base), {"segment.ms": "20"})
+
+
+class StrictNumbersTests(SynchronousTestCase):
+    """
+    Topic-level and broker keys share one parser, which reads numbers as Kafka's
+    C{ConfigDef} does: plain decimal digits only.
+    """
+
+    def test_underscored_integer_refused(self) -> None:
+        """
+        C{1_000}, which Python's C{int} would accept, is not a number to Kafka.
+        """
+        with self.assertRaises(InvalidConfigurationError) as caught:
+            LogConfig.from_properties({"segment.bytes": "1_048_576"})
+        self.assertIn("1_048_576", str(caught.exception))
+        self.assertIn("segment.bytes", str(caught.exception))
+
+    def test_infinite_double_refused(self) -> None:
+        """
+        C{inf}, which Python's C{float} would accept, is not a number to Kafka.
+        """
+        with self.assertRaises(InvalidConfigurationError) as caught:
+            LogConfig.from_properties({"min.cleanable.dirty.ratio": "inf"})
+        self.assertIn("min.cleanable.dirty.ratio", str(caught.exception))
+
+    def test_broker_and_topic_agree(self) -> None:
+        """
+        The broker key and the topic key it sets refuse the same value with the
+        same reason.
+        """
+        from odradek.broker.config import BROKER_CONFIGS
+
+        topic_error = broker_error = None
+        try:
+            TOPIC_CONFIGS["retention.bytes"].parse("12abc")
+        except InvalidConfigurationError as e:
+            topic_error = str(e)
+        try:
+            BROKER_CONFIGS["log.retention.bytes"].parse("12abc")
+        except InvalidConfigurationError as e:
+            broker_error = str(e)
+        assert topic_error is not None and broker_error is not None
+        self.assertIn("Not a number of type LONG", topic_error)
+        self.assertIn("Not a number of type LONG", broker_error)
