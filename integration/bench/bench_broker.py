@@ -12,7 +12,8 @@ them back: it should not grow with the data stored. Tansu's is shown beside it, 
 scale only (memory storage holds everything in memory). No assertion is made.
 
     python integration/bench/bench_broker.py [--records-100 N] [--records-1k N]
-        [--rss-gb GB] [--rounds N] [--only odradek|tansu]
+        [--rss-gb GB] [--rounds N] [--only odradek|tansu] [--producers N]
+        [--consumers N]
 
 Each figure is the best of C{--rounds} runs (3). The broker's own CPU time per million
 records is shown too: with 100-byte records this Python client, not the broker, sets
@@ -20,11 +21,20 @@ the pace, and the CPU time tells the brokers apart. The defaults (2,000,000 reco
 of 100 bytes, 1,000,000 of 1 KB, 0.5 GB for the RSS) finish in about three minutes;
 C{--records-100 6000000 --records-1k 4000000 --rss-gb 1} runs each measurement for
 roughly 10-20 seconds, as the issue's figures need.
+
+With C{--producers N} the produce run is shared by N producer processes started
+together (each its own confluent-kafka producer, same settings); the time is from
+the first process's first record to the last process's last acknowledgement. One
+Python producer loop cannot keep either broker busy with 100-byte records; two or
+more make the broker's own cost per record show. With C{--consumers N}, N consumer
+processes each read the whole partition at once, and the consume rate counts every
+record delivered (N times the records produced).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -59,16 +69,22 @@ class Result:
     consume_seconds: float
     produce_cpu: float
     consume_cpu: float
+    consumers: int = 1
 
-    def cpu_per_million(self, cpu: float) -> float:
+    @property
+    def consumed(self) -> int:
+        """Records delivered by the consume run: each consumer reads them all."""
+        return self.records * self.consumers
+
+    def cpu_per_million(self, cpu: float, records: int) -> float:
         """@return: broker CPU seconds per million records."""
-        return cpu * 1e6 / self.records
+        return cpu * 1e6 / records
 
-    def rate(self, seconds: float) -> float:
-        return self.records / seconds if seconds else 0.0
+    def rate(self, seconds: float, records: int) -> float:
+        return records / seconds if seconds else 0.0
 
-    def megabytes(self, seconds: float) -> float:
-        return self.records * self.size / MB / seconds if seconds else 0.0
+    def megabytes(self, seconds: float, records: int) -> float:
+        return records * self.size / MB / seconds if seconds else 0.0
 
 
 @contextmanager
@@ -100,11 +116,34 @@ def create_topic(bootstrap: str, topic: str) -> None:
     raise RuntimeError(f"topic {topic} did not appear")
 
 
-def produce(bootstrap: str, topic: str, size: int, count: int) -> float:
+def produce(bootstrap: str, topic: str, size: int, count: int, producers: int) -> float:
     """
-    Produce C{count} records of C{size} bytes (no key) with acks=1.
+    Produce C{count} records of C{size} bytes (no key) with acks=1, from
+    C{producers} processes at once when more than one.
 
     @return: seconds from the first record to the last acknowledgement.
+    """
+    if producers == 1:
+        started, finished = produce_alone(bootstrap, topic, size, count)
+        return finished - started
+    context = multiprocessing.get_context("spawn")
+    shares = [count // producers + (i < count % producers) for i in range(producers)]
+    with context.Pool(producers) as pool:
+        spans = pool.starmap(
+            produce_alone, [(bootstrap, topic, size, share) for share in shares]
+        )
+    # perf_counter is CLOCK_MONOTONIC on Linux: comparable between processes.
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def produce_alone(
+    bootstrap: str, topic: str, size: int, count: int
+) -> tuple[float, float]:
+    """
+    Produce C{count} records of C{size} bytes (no key) with acks=1 from one producer.
+
+    @return: C{time.perf_counter()} at the first record and after the last
+        acknowledgement.
     """
     errors: list[KafkaError] = []
 
@@ -133,17 +172,33 @@ def produce(bootstrap: str, topic: str, size: int, count: int) -> float:
             except BufferError:
                 producer.poll(0.005)
     remaining = producer.flush(DEADLINE_SECONDS)
-    elapsed = time.perf_counter() - started
+    finished = time.perf_counter()
     if remaining or errors:
         raise RuntimeError(f"{remaining} records undelivered; errors: {errors[:3]}")
-    return elapsed
+    return started, finished
 
 
-def consume(bootstrap: str, topic: str, count: int) -> float:
+def consume(bootstrap: str, topic: str, count: int, consumers: int) -> float:
+    """
+    Read C{count} records from offset 0 of partition 0 in each of C{consumers}
+    processes at once when more than one.
+
+    @return: seconds from the first assignment to the last record read.
+    """
+    if consumers == 1:
+        started, finished = consume_alone(bootstrap, topic, count)
+        return finished - started
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(consumers) as pool:
+        spans = pool.starmap(consume_alone, [(bootstrap, topic, count)] * consumers)
+    return max(end for _, end in spans) - min(start for start, _ in spans)
+
+
+def consume_alone(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
     """
     Read C{count} records from offset 0 of partition 0 (manual assignment).
 
-    @return: seconds from the assignment to the last record.
+    @return: C{time.perf_counter()} at the assignment and after the last record.
     """
     consumer = Consumer(
         {
@@ -168,16 +223,21 @@ def consume(bootstrap: str, topic: str, count: int) -> float:
                 if message.error() is not None:
                     raise KafkaException(message.error())
                 received += 1
-        elapsed = time.perf_counter() - started
+        finished = time.perf_counter()
     finally:
         consumer.close()
     if received < count:
         raise RuntimeError(f"read {received} of {count} records")
-    return elapsed
+    return started, finished
 
 
 def throughput(
-    kind: str, root: Path, sizes: dict[int, int], rounds: int
+    kind: str,
+    root: Path,
+    sizes: dict[int, int],
+    rounds: int,
+    producers: int,
+    consumers: int,
 ) -> list[Result]:
     """
     @return: for each record size, the best of C{rounds} produce and consume runs
@@ -191,18 +251,27 @@ def throughput(
                 topic = f"bench-{size}-{round_number}"
                 create_topic(broker.bootstrap, topic)
                 cpu = broker.cpu_seconds()
-                produced = produce(broker.bootstrap, topic, size, count)
+                produced = produce(broker.bootstrap, topic, size, count, producers)
                 produce_cpu = broker.cpu_seconds() - cpu
                 cpu = broker.cpu_seconds()
-                consumed = consume(broker.bootstrap, topic, count)
+                consumed = consume(broker.bootstrap, topic, count, consumers)
                 consume_cpu = broker.cpu_seconds() - cpu
                 result = Result(
-                    kind, size, count, produced, consumed, produce_cpu, consume_cpu
+                    kind,
+                    size,
+                    count,
+                    produced,
+                    consumed,
+                    produce_cpu,
+                    consume_cpu,
+                    consumers,
                 )
+                produce_rate = result.rate(produced, count)
+                consume_rate = result.rate(consumed, result.consumed)
                 print(
                     f"  {kind:8} {size:5} B x {count}: produce {produced:6.1f}s "
-                    f"({result.rate(produced):,.0f}/s, broker CPU {produce_cpu:.1f}s), "
-                    f"consume {consumed:6.1f}s ({result.rate(consumed):,.0f}/s, "
+                    f"({produce_rate:,.0f}/s, broker CPU {produce_cpu:.1f}s), "
+                    f"consume {consumed:6.1f}s ({consume_rate:,.0f}/s, "
                     f"broker CPU {consume_cpu:.1f}s)",
                     flush=True,
                 )
@@ -228,9 +297,9 @@ def rss(kind: str, root: Path, gigabytes: float) -> tuple[int, int, int]:
     with running(kind, root / "rss") as broker:
         create_topic(broker.bootstrap, "rss")
         before = broker.rss_kib()
-        produce(broker.bootstrap, "rss", size, count)
+        produce(broker.bootstrap, "rss", size, count, 1)
         stored = broker.rss_kib()
-        consume(broker.bootstrap, "rss", count)
+        consume(broker.bootstrap, "rss", count, 1)
         read = broker.rss_kib()
     return before, stored, read
 
@@ -248,12 +317,12 @@ def print_table(results: list[Result]) -> None:
     for r in results:
         print(
             f"{r.size:>6}B {r.broker:8} {r.records:>9} "
-            f"{r.rate(r.produce_seconds):>14,.0f} "
-            f"{r.megabytes(r.produce_seconds):>7.1f} "
-            f"{r.cpu_per_million(r.produce_cpu):>6.2f} "
-            f"{r.rate(r.consume_seconds):>14,.0f} "
-            f"{r.megabytes(r.consume_seconds):>7.1f} "
-            f"{r.cpu_per_million(r.consume_cpu):>6.2f}"
+            f"{r.rate(r.produce_seconds, r.records):>14,.0f} "
+            f"{r.megabytes(r.produce_seconds, r.records):>7.1f} "
+            f"{r.cpu_per_million(r.produce_cpu, r.records):>6.2f} "
+            f"{r.rate(r.consume_seconds, r.consumed):>14,.0f} "
+            f"{r.megabytes(r.consume_seconds, r.consumed):>7.1f} "
+            f"{r.cpu_per_million(r.consume_cpu, r.consumed):>6.2f}"
         )
     by_key = {(r.broker, r.size): r for r in results}
     for size in sorted({r.size for r in results}):
@@ -274,6 +343,18 @@ def main() -> int:
     parser.add_argument("--rss-gb", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=3, help="report the best of N")
     parser.add_argument("--only", choices=("odradek", "tansu"))
+    parser.add_argument(
+        "--producers",
+        type=int,
+        default=1,
+        help="producer processes sharing the produce run (1)",
+    )
+    parser.add_argument(
+        "--consumers",
+        type=int,
+        default=1,
+        help="consumer processes each reading the whole partition (1)",
+    )
     options = parser.parse_args()
     kinds = [options.only] if options.only else ["odradek", "tansu"]
     sizes = {
@@ -286,7 +367,16 @@ def main() -> int:
         results: list[Result] = []
         for kind in kinds:
             print(f"{kind}: throughput", flush=True)
-            results.extend(throughput(kind, root, sizes, options.rounds))
+            results.extend(
+                throughput(
+                    kind,
+                    root,
+                    sizes,
+                    options.rounds,
+                    options.producers,
+                    options.consumers,
+                )
+            )
         print_table(results)
         if options.rss_gb > 0:
             print()

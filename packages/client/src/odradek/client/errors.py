@@ -57,6 +57,7 @@ __all__ = [
     "GroupSubscribedToTopicError",
     "IllegalGenerationError",
     "IllegalSaslStateError",
+    "IllegalStateError",
     "InconsistentClusterIdError",
     "InconsistentGroupProtocolError",
     "InconsistentTopicIdError",
@@ -924,3 +925,15 @@ class ShareSessionLimitReachedError(
     RetriableError, code=133, name="SHARE_SESSION_LIMIT_REACHED"
 ):
     """The broker has reached its limit of share sessions."""
+
+
+# Errors the client raises itself, with no wire code of their own.
+
+
+class IllegalStateError(KafkaError):
+    """
+    The client was used in a state that does not allow the call, such as sending
+    with a producer that was closed. It has no wire code (C{code} is -1).
+    """
+
+    name = "ILLEGAL_STATE"

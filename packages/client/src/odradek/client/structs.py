@@ -1,0 +1,90 @@
+"""
+The value types the producer, the consumer and the admin client share: a partition
+of a topic, a record to produce and what the broker says of a record it stored.
+
+All are frozen attrs classes: compare by value, hash, and never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from odradek.client.records.layout import NO_TIMESTAMP, Header
+
+__all__ = ["ProducerRecord", "RecordMetadata", "TopicPartition"]
+
+
+@attrs.frozen(order=True)
+class TopicPartition:
+    """
+    One partition of a topic.
+
+    @ivar topic: the topic's name.
+    @ivar partition: the partition's index, from 0.
+    """
+
+    topic: str
+    partition: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}"
+
+
+def _headers(value: Sequence[tuple[str, bytes | None]] | None) -> tuple[Header, ...]:
+    if value is None:
+        return ()
+    return tuple((key, header_value) for key, header_value in value)
+
+
+@attrs.frozen
+class ProducerRecord:
+    """
+    A record to send, before serialization.
+
+    @ivar topic: the topic to send it to (required).
+    @ivar value: the value (required; C{None} is a null value, a tombstone on a
+        compacted topic).
+    @ivar key: the key, or C{None}; records with the same key go to the same
+        partition.
+    @ivar partition: the partition to send to; C{None} lets the partitioner choose.
+    @ivar timestamp: milliseconds since the epoch; C{None} means now, when sent.
+    @ivar headers: C{(str key, bytes or None value)} pairs, in order; keys may repeat.
+    """
+
+    topic: str
+    value: object
+    key: object = None
+    partition: int | None = None
+    timestamp: int | None = None
+    headers: tuple[Header, ...] = attrs.field(default=(), converter=_headers)
+
+
+@attrs.frozen
+class RecordMetadata:
+    """
+    What the broker acknowledged for one record.
+
+    @ivar topic: the record's topic.
+    @ivar partition: the record's partition.
+    @ivar offset: the record's offset, or -1 when it is unknown (C{acks=0}).
+    @ivar timestamp: the record's timestamp in milliseconds since the epoch: the
+        broker's append time for topics with C{message.timestamp.type=LogAppendTime},
+        the record's create time otherwise.
+    @ivar serialized_key_size: the key's size after serialization, -1 for a null key.
+    @ivar serialized_value_size: the value's size after serialization, -1 for a null
+        value.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int = NO_TIMESTAMP
+    serialized_key_size: int = -1
+    serialized_value_size: int = -1
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        """The record's topic and partition."""
+        return TopicPartition(self.topic, self.partition)
