@@ -84,6 +84,9 @@ class RecordMetadata:
     serialized_key_size: int = -1
     serialized_value_size: int = -1
 
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}@{self.offset}"
+
     @property
     def topic_partition(self) -> TopicPartition:
         """The record's topic and partition."""

@@ -1,0 +1,615 @@
+"""
+One producer batch and the futures of its records (Kafka's C{ProducerBatch},
+C{ProduceRequestResult} and C{FutureRecordMetadata}).
+
+A L{ProducerBatch} collects a partition's records in a L{RecordBatchBuilder} until
+the Sender drains, closes and sends it. It has one L{ProduceRequestResult},
+completed once; each record has one small L{FutureRecordMetadata} over it and at
+most one callback entry: no Deferred per record. Waiters block on a
+C{threading.Event}; callbacks run on the thread that completes the batch.
+
+Batches are never split: one the broker rejects with C{MESSAGE_TOO_LARGE} fails with
+L{RecordTooLargeError<odradek.client.errors.RecordTooLargeError>} (Kafka's Java
+producer splits it and retries the halves).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
+
+import attrs
+from twisted.logger import Logger
+
+from odradek.client.errors import IllegalStateError, RequestTimedOutError
+from odradek.client.records.builder import MAX_RECORD_OVERHEAD, RecordBatchBuilder
+from odradek.client.records.layout import NO_SEQUENCE, NO_TIMESTAMP, Header
+from odradek.client.structs import RecordMetadata, TopicPartition
+
+__all__ = [
+    "Callback",
+    "FinalState",
+    "FutureRecordMetadata",
+    "ProduceRequestResult",
+    "ProducerBatch",
+]
+
+_log = Logger()
+
+Callback = Callable[[RecordMetadata | None, BaseException | None], object]
+"""
+A record's callback: called with C{(metadata, None)} or C{(None, error)} on the
+thread that completes the batch.
+"""
+
+_Entries = list[tuple[Callback, "FutureRecordMetadata"]]
+
+
+class FinalState(Enum):
+    """How a batch ended."""
+
+    ABORTED = "ABORTED"
+    """Failed by the producer itself (closing, a fatal error), never answered."""
+    FAILED = "FAILED"
+    """Failed by an error response or an expired delivery timeout."""
+    SUCCEEDED = "SUCCEEDED"
+    """Acknowledged by the broker."""
+
+
+class ProduceRequestResult:
+    """
+    The outcome of one batch, shared by its records' futures: completed once from
+    any thread, awaited from any other.
+
+    @ivar topic_partition: the batch's partition.
+    @ivar base_offset: the offset of the batch's first record, or -1 (before
+        completion, on failure, with C{acks=0}).
+    @ivar log_append_time: the broker's append time on a LogAppendTime topic, or -1.
+    @ivar error: the error the batch failed with, or C{None}.
+    @ivar record_errors: for a batch rejected because of some records (KIP-467), their
+        own errors by index in the batch; the others failed with C{error}.
+    """
+
+    __slots__ = (
+        "_callbacks",
+        "_event",
+        "_lock",
+        "base_offset",
+        "error",
+        "log_append_time",
+        "record_errors",
+        "topic_partition",
+    )
+
+    def __init__(self, topic_partition: TopicPartition) -> None:
+        """@param topic_partition: the batch's partition."""
+        self.topic_partition = topic_partition
+        self.base_offset = -1
+        self.log_append_time = NO_TIMESTAMP
+        self.error: BaseException | None = None
+        self.record_errors: Mapping[int, BaseException] | None = None
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        # (callback, future) entries in append order; None once completed.
+        self._callbacks: _Entries | None = []
+
+    def done(self) -> bool:
+        """@return: whether the result was completed."""
+        return self._event.is_set()
+
+    def wait(self, timeout_seconds: float | None = None) -> bool:
+        """
+        Block the calling thread until the result is completed.
+
+        @param timeout_seconds: the longest wait, or C{None} to wait for ever.
+        @return: whether it was completed in time.
+        """
+        return self._event.wait(timeout_seconds)
+
+    def error_for(self, index: int) -> BaseException | None:
+        """
+        @param index: a record's index in the batch (its relative offset).
+        @return: the error that record failed with, or C{None}.
+        """
+        if self.error is None or self.record_errors is None:
+            return self.error
+        return self.record_errors.get(index, self.error)
+
+    def complete(
+        self,
+        base_offset: int,
+        log_append_time: int,
+        error: BaseException | None = None,
+        record_errors: Mapping[int, BaseException] | None = None,
+    ) -> bool:
+        """
+        Complete the result, wake the waiters, then call the records' callbacks in
+        append order; a callback that raises is logged and the others still run.
+
+        @param base_offset: the offset of the batch's first record, or -1.
+        @param log_append_time: the broker's append time, or -1.
+        @param error: the error the batch failed with, or C{None}.
+        @param record_errors: errors of single records by index, if any.
+        @return: C{False} if it was completed already; nothing changes then.
+        """
+        entries = self._set(base_offset, log_append_time, error, record_errors)
+        if entries is None:
+            return False
+        self._fire(entries)
+        return True
+
+    def _set(
+        self,
+        base_offset: int,
+        log_append_time: int,
+        error: BaseException | None,
+        record_errors: Mapping[int, BaseException] | None,
+    ) -> _Entries | None:
+        with self._lock:
+            entries = self._callbacks
+            if entries is None:
+                return None
+            self.base_offset = base_offset
+            self.log_append_time = log_append_time
+            self.error = error
+            self.record_errors = record_errors
+            self._callbacks = None
+        return entries
+
+    def _fire(self, entries: _Entries) -> None:
+        self._event.set()
+        for callback, future in entries:
+            _run_callback(callback, future)
+
+    def add_callback(self, callback: Callback, future: FutureRecordMetadata) -> None:
+        """
+        Call C{callback} with the outcome of C{future}'s record on completion, or now
+        if completed.
+
+        @param callback: the function to call.
+        @param future: a future over this result.
+        """
+        with self._lock:
+            entries = self._callbacks
+            if entries is not None:
+                entries.append((callback, future))
+                return
+        _run_callback(callback, future)
+
+
+def _run_callback(callback: Callback, future: FutureRecordMetadata) -> None:
+    error = future._result.error_for(future._relative_offset)
+    try:
+        if error is None:
+            callback(future.value(), None)
+        else:
+            callback(None, error)
+    except Exception:
+        _log.failure(
+            "Producer callback for a record of {topic_partition} raised",
+            topic_partition=str(future._result.topic_partition),
+        )
+
+
+class FutureRecordMetadata:
+    """
+    What C{send} returns for one record: its L{RecordMetadata} once its batch is
+    acknowledged. Safe to use from any thread.
+    """
+
+    __slots__ = (
+        "_key_size",
+        "_relative_offset",
+        "_result",
+        "_timestamp",
+        "_value_size",
+    )
+
+    def __init__(
+        self,
+        result: ProduceRequestResult,
+        relative_offset: int,
+        timestamp: int,
+        key_size: int,
+        value_size: int,
+    ) -> None:
+        """
+        @param result: the batch's result.
+        @param relative_offset: the record's index in the batch.
+        @param timestamp: the record's create timestamp.
+        @param key_size: the serialized key's size, -1 for a null key.
+        @param value_size: the serialized value's size, -1 for a null value.
+        """
+        self._result = result
+        self._relative_offset = relative_offset
+        self._timestamp = timestamp
+        self._key_size = key_size
+        self._value_size = value_size
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        """The record's partition."""
+        return self._result.topic_partition
+
+    def done(self) -> bool:
+        """@return: whether the record's batch was completed, with success or not."""
+        return self._result.done()
+
+    def _wait(self, timeout: float | None) -> None:
+        if not self._result.wait(timeout):
+            raise RequestTimedOutError(
+                f"the record for {self._result.topic_partition} was not acknowledged"
+                f" within the {timeout} seconds waited (the send may still succeed)"
+            )
+
+    def get(self, timeout: float | None = None) -> RecordMetadata:
+        """
+        Block until the record's batch completes.
+
+        @param timeout: the longest wait in seconds, or C{None} to wait for ever.
+        @return: the record's metadata.
+        @raise RequestTimedOutError: if the batch did not complete in time.
+        @raise BaseException: the error the record failed with.
+        """
+        self._wait(timeout)
+        error = self._result.error_for(self._relative_offset)
+        if error is not None:
+            raise error
+        return self.value()
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """
+        Block until the record's batch completes.
+
+        @param timeout: the longest wait in seconds, or C{None} to wait for ever.
+        @return: the error the record failed with, or C{None} if it succeeded.
+        @raise RequestTimedOutError: if the batch did not complete in time.
+        """
+        self._wait(timeout)
+        return self._result.error_for(self._relative_offset)
+
+    def add_done_callback(self, fn: Callback) -> None:
+        """
+        Call C{fn(metadata, None)} or C{fn(None, error)} when the record completes,
+        on the completing thread; at once if it has completed.
+
+        @param fn: the function to call; what it raises is logged.
+        """
+        self._result.add_callback(fn, self)
+
+    def value(self) -> RecordMetadata:
+        """
+        The record's metadata, without waiting (meaningful once the batch succeeded).
+
+        @return: the metadata; the offset is -1 when the base offset is unknown
+            (C{acks=0}), the timestamp the log append time if the broker set one.
+        """
+        result = self._result
+        base_offset = result.base_offset
+        log_append_time = result.log_append_time
+        tp = result.topic_partition
+        return RecordMetadata(
+            tp.topic,
+            tp.partition,
+            -1 if base_offset == -1 else base_offset + self._relative_offset,
+            self._timestamp if log_append_time == NO_TIMESTAMP else log_append_time,
+            self._key_size,
+            self._value_size,
+        )
+
+
+def _make_result(batch: ProducerBatch) -> ProduceRequestResult:
+    return ProduceRequestResult(batch.topic_partition)
+
+
+@attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)
+class ProducerBatch:
+    """
+    Records for one partition on their way to the broker.
+
+    Records are appended under the accumulator's lock while the batch is the last in
+    its queue; it is completed only after leaving the queue, so the two never
+    overlap.
+
+    @ivar topic_partition: the partition.
+    @ivar created_ms: when the batch was created, in milliseconds.
+    @ivar produce_future: the batch's L{ProduceRequestResult}.
+    @ivar attempts: how many times it was put back for a retry.
+    @ivar last_attempt_ms: when it was created or last put back.
+    @ivar last_append_ms: when a record was last appended, or it was put back.
+    @ivar drained_ms: when it was last drained to be sent; 0 before.
+    @ivar retry: whether it was put back at least once.
+    @ivar retry_backoff_ms: how long after C{last_attempt_ms} it may be sent again.
+    @ivar reserved_bytes: the memory reserved for it in the
+        L{BufferPool<odradek.client.producer.buffer.BufferPool>}.
+    """
+
+    topic_partition: TopicPartition
+    _builder: RecordBatchBuilder = attrs.field(alias="builder")
+    created_ms: int
+    produce_future: ProduceRequestResult = attrs.field(
+        init=False, default=attrs.Factory(_make_result, takes_self=True)
+    )
+    attempts: int = attrs.field(init=False, default=0)
+    last_attempt_ms: int = attrs.field(init=False, default=0)
+    last_append_ms: int = attrs.field(init=False, default=0)
+    drained_ms: int = attrs.field(init=False, default=0)
+    retry: bool = attrs.field(init=False, default=False)
+    retry_backoff_ms: int = attrs.field(init=False, default=0)
+    reserved_bytes: int = attrs.field(init=False, default=0)
+    _final_state: FinalState | None = attrs.field(init=False, default=None)
+    _records: bytes | None = attrs.field(init=False, default=None)
+    # An upper bound of the builder's size, so that most appends skip the builder's
+    # exact room check; used while _limit is set (a size limit, no compression gain).
+    _size_bound: int = attrs.field(init=False, default=0)
+    _limit: int = attrs.field(init=False, default=0)
+
+    def __attrs_post_init__(self) -> None:
+        self.last_attempt_ms = self.last_append_ms = self.created_ms
+        builder = self._builder
+        limit = builder.write_limit
+        if limit is not None and builder.compression_ratio_estimate <= 1.0:
+            self._limit = limit
+            self._size_bound = builder.estimated_size_in_bytes()
+
+    def try_append(
+        self,
+        timestamp: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[Header],
+        callback: Callback | None,
+        now_ms: int,
+    ) -> FutureRecordMetadata | None:
+        """
+        Append a record if it fits in C{batch.size}; the first record always fits
+        (the producer checked it against C{max.request.size}).
+
+        @param timestamp: the record's timestamp in milliseconds.
+        @param key: the serialized key or C{None}.
+        @param value: the serialized value or C{None}.
+        @param headers: the record's headers.
+        @param callback: called when the record completes, or C{None}.
+        @param now_ms: the current time in milliseconds.
+        @return: the record's future, or C{None} if it does not fit or the batch is
+            closed.
+        """
+        if self._records is not None:
+            return None
+        builder = self._builder
+        limit = self._limit
+        bound = 0
+        if limit and not headers:
+            bound = self._size_bound + MAX_RECORD_OVERHEAD + 1
+            bound += 1 if key is None else len(key) + 5
+            bound += 1 if value is None else len(value) + 5
+            if bound > limit:
+                if not builder.has_room_for(timestamp, key, value, headers):
+                    return None
+                bound = 0
+        elif not builder.has_room_for(timestamp, key, value, headers):
+            return None
+        offset = builder.append(timestamp, key, value, headers)
+        if limit:
+            self._size_bound = bound or builder.estimated_size_in_bytes()
+        self.last_append_ms = now_ms
+        future = FutureRecordMetadata(
+            self.produce_future,
+            offset,
+            timestamp,
+            -1 if key is None else len(key),
+            -1 if value is None else len(value),
+        )
+        if callback is not None:
+            # No lock needed: an open batch is never being completed (see above).
+            entries = self.produce_future._callbacks
+            assert entries is not None
+            entries.append((callback, future))
+        return future
+
+    @property
+    def tp(self) -> TopicPartition:
+        """The partition: a short name for C{topic_partition}."""
+        return self.topic_partition
+
+    @property
+    def record_count(self) -> int:
+        """How many records the batch holds."""
+        return self._builder.records_count
+
+    @property
+    def estimated_size_in_bytes(self) -> int:
+        """The batch's size on the wire: estimated while open, exact once closed."""
+        if self._records is not None:
+            return len(self._records)
+        return self._builder.estimated_size_in_bytes()
+
+    @property
+    def uncompressed_size_in_bytes(self) -> int:
+        """The size of the batch were its records not compressed."""
+        return self._builder.uncompressed_size_in_bytes()
+
+    def is_full(self) -> bool:
+        """@return: whether the batch is closed or has reached C{batch.size}."""
+        if self._limit and self._size_bound < self._limit and self._records is None:
+            return False
+        return self._builder.is_full()
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the batch was closed: it has its bytes and takes no records."""
+        return self._records is not None
+
+    def close(self) -> None:
+        """Build the batch's bytes, compressed; closing again changes nothing."""
+        if self._records is None:
+            self._records = self._builder.build()
+
+    @property
+    def records(self) -> bytes:
+        """
+        The batch as it goes on the wire.
+
+        @raise IllegalStateError: before L{close}.
+        """
+        if self._records is None:
+            raise IllegalStateError(f"the batch for {self.topic_partition} is open")
+        return self._records
+
+    def set_producer_state(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        base_sequence: int,
+        is_transactional: bool,
+    ) -> None:
+        """
+        Stamp the idempotent producer's state on the batch, before it is closed.
+
+        @param producer_id: the producer id.
+        @param producer_epoch: the producer epoch.
+        @param base_sequence: the sequence number of the batch's first record.
+        @param is_transactional: whether the records belong to a transaction.
+        @raise IllegalStateError: if the batch is closed: a retried batch keeps its
+            bytes.
+        """
+        if self._records is not None:
+            raise IllegalStateError(
+                f"the batch for {self.topic_partition} is closed: its producer state"
+                " cannot change"
+            )
+        builder = self._builder
+        builder.producer_id = producer_id
+        builder.producer_epoch = producer_epoch
+        builder.base_sequence = base_sequence
+        builder.is_transactional = is_transactional
+
+    @property
+    def producer_id(self) -> int:
+        """The batch's producer id, or -1."""
+        return self._builder.producer_id
+
+    @property
+    def producer_epoch(self) -> int:
+        """The batch's producer epoch, or -1."""
+        return self._builder.producer_epoch
+
+    @property
+    def base_sequence(self) -> int:
+        """The sequence number of the batch's first record, or -1."""
+        return self._builder.base_sequence
+
+    @property
+    def has_sequence(self) -> bool:
+        """Whether a sequence number was assigned."""
+        return self._builder.base_sequence != NO_SEQUENCE
+
+    @property
+    def is_transactional(self) -> bool:
+        """Whether the batch belongs to a transaction."""
+        return self._builder.is_transactional
+
+    @property
+    def final_state(self) -> FinalState | None:
+        """How the batch ended, or C{None} while it has not."""
+        return self._final_state
+
+    def in_retry(self) -> bool:
+        """@return: whether the batch was put back for a retry."""
+        return self.retry
+
+    def reenqueued(self, now_ms: int) -> None:
+        """
+        Note that the batch is put back for a retry.
+
+        @param now_ms: the current time in milliseconds.
+        """
+        self.attempts += 1
+        self.last_attempt_ms = self.last_append_ms = max(self.last_append_ms, now_ms)
+        self.retry = True
+
+    def drained(self, now_ms: int) -> None:
+        """
+        Note that the batch is taken to be sent.
+
+        @param now_ms: the current time in milliseconds.
+        """
+        self.drained_ms = max(self.drained_ms, now_ms)
+
+    def waited_time_ms(self, now_ms: int) -> int:
+        """
+        @param now_ms: the current time in milliseconds.
+        @return: the time since the batch was created or put back, at least 0.
+        """
+        return max(0, now_ms - self.last_attempt_ms)
+
+    def has_reached_delivery_timeout(
+        self, delivery_timeout_ms: int, now_ms: int
+    ) -> bool:
+        """
+        @param delivery_timeout_ms: C{delivery.timeout.ms}.
+        @param now_ms: the current time in milliseconds.
+        @return: whether C{delivery_timeout_ms} passed since the batch was created.
+        """
+        return delivery_timeout_ms <= now_ms - self.created_ms
+
+    def done(
+        self,
+        base_offset: int,
+        log_append_time: int,
+        error: BaseException | None = None,
+        record_errors: Mapping[int, BaseException] | None = None,
+    ) -> bool:
+        """
+        Complete the batch: wake whoever waits on its records, then call their
+        callbacks in append order, each with C{(metadata, None)} or C{(None, error)};
+        a callback that raises is logged and the others still run.
+
+        @param base_offset: the offset of the first record, -1 if unknown.
+        @param log_append_time: the broker's append time, or -1.
+        @param error: the error the batch failed with, or C{None}.
+        @param record_errors: the errors of single records by index, if any.
+        @return: C{False} if the batch was completed already (say it expired and its
+            answer came late): nothing changes then.
+        """
+        state = FinalState.SUCCEEDED if error is None else FinalState.FAILED
+        return self._complete(state, base_offset, log_append_time, error, record_errors)
+
+    def abort(self, error: BaseException) -> bool:
+        """
+        Fail the batch without an answer from the broker.
+
+        @param error: the error every record fails with.
+        @return: C{False} if the batch was completed already.
+        """
+        return self._complete(FinalState.ABORTED, -1, NO_TIMESTAMP, error, None)
+
+    def _complete(
+        self,
+        state: FinalState,
+        base_offset: int,
+        log_append_time: int,
+        error: BaseException | None,
+        record_errors: Mapping[int, BaseException] | None,
+    ) -> bool:
+        result = self.produce_future
+        entries = result._set(base_offset, log_append_time, error, record_errors)
+        if entries is None:
+            _log.debug(
+                "Ignoring {state} for a batch of {topic_partition}: it is {final}",
+                state=state.value,
+                topic_partition=str(self.topic_partition),
+                final=getattr(self._final_state, "value", None),
+            )
+            return False
+        self._final_state = state
+        result._fire(entries)
+        return True
+
+    def __repr__(self) -> str:
+        return (
+            f"<ProducerBatch {self.topic_partition} records={self.record_count}"
+            f" created_ms={self.created_ms} attempts={self.attempts}"
+            f" state={getattr(self._final_state, 'value', None)}>"
+        )

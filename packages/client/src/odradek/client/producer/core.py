@@ -1,0 +1,319 @@
+"""
+The producer's core, shared by its two faces: it turns a L{ProducerRecord} into
+bytes, picks the partition and appends the record to the accumulator, and it owns
+the pieces that send batches (metadata, connections, the L{Sender}).
+
+L{ProducerCore.append} is the per-record path. It runs on whatever thread calls
+C{send}: the reactor thread for the Twisted face, the application's own thread for
+the blocking face. It takes no lock of its own (the accumulator takes one), creates
+no Deferred and makes no thread hop; it wakes the sender only when a batch fills or
+a new one starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from odradek.client import errors
+from odradek.client.config import ProducerConfig
+from odradek.client.network.cluster import ClusterMetadata
+from odradek.client.network.metadata import MetadataManager
+from odradek.client.network.pool import ConnectionPool, parse_bootstrap_servers
+from odradek.client.producer.accumulator import RecordAccumulator
+from odradek.client.producer.batch import FutureRecordMetadata
+from odradek.client.producer.buffer import BufferPool
+from odradek.client.producer.partitioner import (
+    BuiltInPartitioner,
+    murmur2,
+    resolve_partitioner,
+    to_positive,
+)
+from odradek.client.producer.sender import Sender, SenderSettings
+from odradek.client.producer.transaction_manager import TransactionManager
+from odradek.client.records import RecordBatchBuilder
+from odradek.client.records.codecs import CompressionType
+from odradek.client.serialization import resolve_serializer
+from odradek.client.structs import ProducerRecord, RecordMetadata, TopicPartition
+
+__all__ = ["Callback", "ProducerCore"]
+
+_log = Logger()
+
+#: What a send callback receives: the record's metadata, or the error.
+Callback = Callable[[RecordMetadata | None, BaseException | None], object]
+
+_COMPRESSION = {
+    "none": CompressionType.NONE,
+    "gzip": CompressionType.GZIP,
+    "snappy": CompressionType.SNAPPY,
+    "lz4": CompressionType.LZ4,
+    "zstd": CompressionType.ZSTD,
+}
+
+
+class ProducerCore:
+    """
+    Everything a producer is, but the face it shows.
+
+    @ivar config: the producer's configuration.
+    @ivar reactor: the reactor the I/O runs on.
+    @ivar metadata: the cluster's metadata.
+    @ivar accumulator: the batches waiting to be sent.
+    @ivar sender: the I/O loop.
+    """
+
+    def __init__(self, config: ProducerConfig, reactor: Any) -> None:
+        """
+        @param config: the producer's configuration.
+        @param reactor: the reactor (time, TCP, callFromThread) the I/O runs on.
+        """
+        self.config = config
+        self.reactor = reactor
+        self.closed = False
+        self._key_serializer = resolve_serializer(config.key_serializer)
+        self._value_serializer = resolve_serializer(config.value_serializer)
+        self._partitioner = resolve_partitioner(config.partitioner_class, config)
+        self._on_new_batch: Callable[[str, ClusterMetadata, int], None] | None = (
+            getattr(self._partitioner, "_on_new_batch", None)
+        )
+        self._ignore_keys = bool(config.partitioner_ignore_keys)
+        self._built_in: dict[str, BuiltInPartitioner] = {}
+        self._max_request_size = config.max_request_size
+        self._buffer_memory = config.buffer_memory
+        self._max_block_ms = config.max_block_ms
+        compression = _COMPRESSION[config.compression_type]
+        self._compression = compression
+        addresses = parse_bootstrap_servers(config.bootstrap_servers)
+        self.pool = ConnectionPool.from_config(reactor, config)
+        self.metadata = MetadataManager.from_config(
+            reactor, self.pool, addresses, config
+        )
+        self.transaction_manager = (
+            TransactionManager() if config.enable_idempotence else None
+        )
+        self.accumulator = RecordAccumulator.from_config(
+            config, BufferPool(config.buffer_memory), self.transaction_manager
+        )
+        self.sender = Sender(
+            reactor=reactor,
+            accumulator=self.accumulator,
+            metadata=self.metadata,
+            pool=self.pool,
+            settings=SenderSettings(
+                acks=config.acks,
+                request_timeout_ms=config.request_timeout_ms,
+                max_request_size=config.max_request_size,
+                retries=config.retries,
+                max_in_flight=config.max_in_flight_requests_per_connection,
+                delivery_timeout_ms=config.delivery_timeout_ms,
+                transaction_timeout_ms=config.transaction_timeout_ms,
+            ),
+            transaction_manager=self.transaction_manager,
+        )
+        self.metadata.listeners.append(lambda _cluster: self.sender.wakeup())
+
+    # The per-record path.
+
+    def partition_count(self, topic: str) -> int | None:
+        """@return: the partitions of C{topic} known now, without waiting."""
+        return self.metadata.current.partition_count(topic)
+
+    def append(
+        self, record: ProducerRecord, callback: Callback | None
+    ) -> FutureRecordMetadata:
+        """
+        Serialize, partition and append one record; the topic's metadata must be
+        known already (the faces wait for it first).
+
+        @raise errors.IllegalStateError: if the producer is closed.
+        @raise errors.RecordTooLargeError: if the serialized record is larger than
+            C{max.request.size} or C{buffer.memory}.
+        @raise errors.BufferExhaustedError: if there was no room in
+            C{buffer.memory} within C{max.block.ms}.
+        """
+        if self.closed:
+            raise errors.IllegalStateError(
+                "Cannot perform operation after producer has been closed"
+            )
+        topic = record.topic
+        key_bytes = self._key_serializer.serialize(topic, record.key)
+        value_bytes = self._value_serializer.serialize(topic, record.value)
+        headers = record.headers
+        size = RecordBatchBuilder.estimate_size_upper_bound(
+            key_bytes, value_bytes, headers
+        )
+        if size > self._max_request_size:
+            raise errors.RecordTooLargeError(
+                f"The message is {size} bytes when serialized which is larger than "
+                f"{self._max_request_size}, which is the value of the "
+                "max.request.size configuration."
+            )
+        if size > self._buffer_memory:
+            raise errors.RecordTooLargeError(
+                f"The message is {size} bytes when serialized which is larger than "
+                f"the total memory buffer you have configured with the "
+                f"buffer.memory configuration ({self._buffer_memory})."
+            )
+        cluster = self.metadata.current
+        now = int(self.reactor.seconds() * 1000)
+        timestamp = record.timestamp if record.timestamp is not None else now
+        partition = record.partition
+        sticky: BuiltInPartitioner | None = None
+        if partition is None:
+            partition = self._choose(record, key_bytes, value_bytes, cluster)
+            if partition < 0:
+                sticky = self._sticky(topic, cluster)
+                partition = sticky.peek_current_partition(cluster)
+        else:
+            count = cluster.partition_count(topic) or 0
+            if not 0 <= partition < count:
+                raise errors.UnknownTopicOrPartitionError(
+                    f"partition {partition} of topic {topic} is not in the "
+                    f"metadata: the topic has {count} partition(s)"
+                )
+        accumulator = self.accumulator
+        on_new_batch = self._on_new_batch if sticky is None else None
+        result = accumulator.append(
+            TopicPartition(topic, partition),
+            timestamp,
+            key_bytes,
+            value_bytes,
+            headers,
+            callback,
+            self._max_block_ms,
+            now,
+            abort_on_new_batch=on_new_batch is not None,
+        )
+        if result.abort_for_new_batch:
+            # A custom partitioner that wants to know of new batches (the
+            # round-robin one) may choose again (Java's deprecated onNewBatch).
+            assert on_new_batch is not None
+            on_new_batch(topic, cluster, partition)
+            partition = self._choose(record, key_bytes, value_bytes, cluster)
+            result = accumulator.append(
+                TopicPartition(topic, partition),
+                timestamp,
+                key_bytes,
+                value_bytes,
+                headers,
+                callback,
+                self._max_block_ms,
+                now,
+            )
+        if sticky is not None:
+            # KIP-794: switch after batch.size bytes, but not while the open batch
+            # still has room (then only after twice batch.size).
+            sticky.update_partition_info(
+                size, cluster, enable_switch=result.batch_is_full
+            )
+        if result.batch_is_full or result.new_batch_created:
+            self.sender.wakeup()
+        future = result.future
+        assert future is not None
+        return future
+
+    def _choose(
+        self,
+        record: ProducerRecord,
+        key_bytes: bytes | None,
+        value_bytes: bytes | None,
+        cluster: ClusterMetadata,
+    ) -> int:
+        """@return: the partition for a record, or -1 for the built-in sticky one."""
+        partitioner = self._partitioner
+        topic = record.topic
+        if partitioner is not None:
+            chosen = partitioner.partition(
+                topic, record.key, key_bytes, record.value, value_bytes, cluster
+            )
+            count = cluster.partition_count(topic) or 0
+            if not isinstance(chosen, int) or not 0 <= chosen < count:
+                raise errors.IllegalStateError(
+                    f"the partitioner {partitioner!r} chose partition {chosen!r} of "
+                    f"topic {topic}, which has {count} partition(s)"
+                )
+            return chosen
+        if key_bytes is not None and not self._ignore_keys:
+            count = cluster.partition_count(topic) or 1
+            return to_positive(murmur2(key_bytes)) % count
+        return -1
+
+    def _sticky(self, topic: str, cluster: ClusterMetadata) -> BuiltInPartitioner:
+        sticky = self._built_in.get(topic)
+        if sticky is None:
+            sticky = self._built_in[topic] = BuiltInPartitioner(
+                topic, self.config.batch_size
+            )
+        return sticky
+
+    # Lifecycle, on the reactor thread.
+
+    def start(self) -> None:
+        """Start the periodic metadata refresh."""
+        self.metadata.start()
+
+    def flush(self) -> Deferred[None]:
+        """
+        Send every waiting batch at once, linger or not.
+
+        @return: a Deferred that fires once every record sent so far was delivered
+            or failed.
+        """
+        self.accumulator.begin_flush()
+        self.sender.wakeup()
+
+        def flushed(result: None) -> None:
+            self.accumulator.end_flush()
+            return result
+
+        return self.sender.when_idle().addBoth(flushed)
+
+    def close(self, timeout: float | None) -> Deferred[None]:
+        """
+        Refuse new records, deliver the waiting ones for at most C{timeout} seconds
+        (C{None}: as long as it takes), fail the rest and release everything.
+
+        @return: a Deferred that fires once closed.
+        """
+        self.closed = True
+        if timeout is not None and timeout <= 0:
+            self._abandon()
+            return succeed(None)
+        flushing = self.flush()
+        if timeout is not None:
+            flushing.addTimeout(timeout, self.reactor, onTimeoutCancel=self._timed_out)
+
+        def release(result: object) -> None:
+            self._abandon()
+
+        return flushing.addBoth(release)
+
+    def _timed_out(self, result: object, timeout: float) -> None:
+        _log.warn(
+            "Records still waiting after {timeout} s of close() fail now",
+            timeout=timeout,
+        )
+
+    def _abandon(self) -> None:
+        self.sender.force_close(
+            errors.IllegalStateError(
+                "Producer is closed forcefully: the record was not delivered"
+            )
+        )
+        self.sender.stop()
+        self.metadata.stop()
+        self.pool.close()
+        self.close_config_objects()
+
+    def close_config_objects(self) -> None:
+        """Close the user's partitioner, if any."""
+        if self._partitioner is not None:
+            self._partitioner.close()
+
+    def configs(self) -> Mapping[str, object]:
+        """@return: the configuration as given, by Kafka's names."""
+        return self.config.originals

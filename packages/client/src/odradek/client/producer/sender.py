@@ -1,0 +1,500 @@
+"""
+The producer's I/O loop: it takes the batches the accumulator says are ready,
+groups them by the broker that leads their partitions, sends one Produce request per
+broker and settles every batch from the answer: done, retried, or failed.
+
+The L{Sender} runs on the reactor thread only. Application threads reach it through
+L{Sender.wakeup}, which is safe to call from any thread and costs one reactor hop per
+call: the producer calls it when a batch fills or a new one starts, never per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from odradek.client import errors
+from odradek.client.network.cluster import ClusterMetadata, Node
+from odradek.client.network.requests import (
+    init_producer_id_request,
+    parse_init_producer_id_response,
+    parse_produce_response,
+    produce_request,
+)
+from odradek.client.producer.transaction_manager import TransactionManager
+from odradek.client.protocol.apis import ApiKey
+from odradek.client.structs import TopicPartition
+
+if TYPE_CHECKING:
+    from odradek.client.network.connection import KafkaConnection
+    from odradek.client.network.metadata import MetadataManager
+    from odradek.client.network.pool import ConnectionPool
+    from odradek.client.producer.accumulator import RecordAccumulator
+    from odradek.client.producer.batch import ProducerBatch
+
+__all__ = ["Sender", "SenderSettings"]
+
+_log = Logger()
+
+#: Errors after which the producer should learn the partition's leader again.
+_METADATA_ERRORS = (
+    errors.NotLeaderOrFollowerError,
+    errors.UnknownTopicOrPartitionError,
+    errors.LeaderNotAvailableError,
+    errors.NetworkError,
+    errors.KafkaStorageError,
+)
+
+
+class _Reactor(Protocol):
+    def seconds(self) -> float: ...
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object
+    ) -> IDelayedCall: ...
+    def callFromThread(
+        self, callable: Callable[..., object], *args: object
+    ) -> None: ...
+
+
+@attrs.frozen
+class SenderSettings:
+    """
+    The producer settings the sender acts on (Kafka's names, in their units).
+    """
+
+    acks: int
+    request_timeout_ms: int
+    max_request_size: int
+    retries: int
+    max_in_flight: int
+    delivery_timeout_ms: int
+    transaction_timeout_ms: int = 60_000
+
+
+@attrs.define(eq=False)
+class Sender:
+    """
+    Drains the accumulator into Produce requests and settles the batches.
+
+    @ivar reactor: the reactor the sender runs on.
+    @ivar accumulator: where the batches wait.
+    @ivar metadata: the cluster's metadata and its refreshes.
+    @ivar pool: connections to the brokers.
+    @ivar settings: the producer's settings.
+    @ivar transaction_manager: the idempotent producer's state, or C{None} when
+        idempotence is off.
+    """
+
+    reactor: _Reactor
+    accumulator: RecordAccumulator
+    metadata: MetadataManager
+    pool: ConnectionPool
+    settings: SenderSettings
+    transaction_manager: TransactionManager | None = None
+    _timer: IDelayedCall | None = attrs.field(default=None, init=False)
+    _wakeup_pending: bool = attrs.field(default=False, init=False)
+    _in_flight: dict[int, int] = attrs.field(factory=dict, init=False)
+    _in_flight_batches: dict[int, list[ProducerBatch]] = attrs.field(
+        factory=dict, init=False
+    )
+    _connecting: set[int] = attrs.field(factory=set, init=False)
+    _producer_id_pending: bool = attrs.field(default=False, init=False)
+    _running: bool = attrs.field(default=True, init=False)
+    _force_closed: bool = attrs.field(default=False, init=False)
+    _idle_waiters: list[Deferred[None]] = attrs.field(factory=list, init=False)
+
+    # Waking up.
+
+    def wakeup(self) -> None:
+        """
+        Ask the sender to look at the accumulator again soon. Safe from any thread;
+        several calls before the sender runs cost one run.
+        """
+        if self._wakeup_pending:
+            return
+        self._wakeup_pending = True
+        self.reactor.callFromThread(self._woken)
+
+    def _woken(self) -> None:
+        self._wakeup_pending = False
+        self.run_once()
+
+    def _schedule(self, delay_ms: int) -> None:
+        """Run again after C{delay_ms} unless something wakes the sender earlier."""
+        due = self.reactor.seconds() + delay_ms / 1000
+        timer = self._timer
+        if timer is not None and timer.active():
+            if timer.getTime() <= due:
+                return
+            timer.cancel()
+        self._timer = self.reactor.callLater(max(delay_ms, 0) / 1000, self._timed)
+
+    def _timed(self) -> None:
+        self._timer = None
+        self.run_once()
+
+    def _now_ms(self) -> int:
+        return int(self.reactor.seconds() * 1000)
+
+    # The loop.
+
+    def run_once(self) -> None:
+        """
+        One pass: fail expired batches, make sure of a producer id, send what is
+        ready, and schedule the next pass.
+        """
+        if self._force_closed:
+            return
+        now = self._now_ms()
+        for batch in self.accumulator.expired_batches(now):
+            self._fail_batch(batch, self._expired_error(batch, now), now)
+        manager = self.transaction_manager
+        if manager is not None and not manager.has_producer_id():
+            self._ensure_producer_id()
+            if self.accumulator.has_undrained():
+                self._schedule(self.settings.request_timeout_ms)
+            self._notify_idle()
+            return
+        cluster = self.metadata.current
+        ready = self.accumulator.ready(cluster, now)
+        if ready.unknown_leader_topics:
+            self.metadata.add_topics(ready.unknown_leader_topics)
+            self.metadata.request_update()
+            self._refresh_metadata()
+        sendable = set()
+        for node_id in ready.ready_nodes:
+            node = cluster.node(node_id)
+            if node is None:
+                continue
+            if not self.pool.is_ready(node_id):
+                self._connect(node)
+                continue
+            if self._in_flight.get(node_id, 0) < self.settings.max_in_flight:
+                sendable.add(node_id)
+        if sendable:
+            drained = self.accumulator.drain(
+                cluster, sendable, self.settings.max_request_size, now
+            )
+            for node_id, batches in drained.items():
+                if batches:
+                    self._send_produce(cluster, node_id, batches)
+        delay = ready.next_ready_check_delay_ms
+        if self.accumulator.has_undrained():
+            self._schedule(max(delay, 1) if sendable or delay > 0 else 1)
+        self._notify_idle()
+
+    def _connect(self, node: Node) -> None:
+        if node.node_id in self._connecting:
+            return
+        self._connecting.add(node.node_id)
+
+        def connected(_: object) -> None:
+            self._connecting.discard(node.node_id)
+            self.wakeup()
+
+        def failed(failure: Failure) -> None:
+            self._connecting.discard(node.node_id)
+            _log.debug(
+                "Cannot connect to {node}: {error}", node=node, error=failure.value
+            )
+            self.metadata.request_update()
+            delay = self.pool.connection_delay_ms(node.node_id, self._now_ms())
+            self._schedule(max(delay, 1))
+
+        self.pool.get(node).addCallbacks(connected, failed)
+
+    def _refresh_metadata(self) -> None:
+        def refreshed(_: object) -> None:
+            self.wakeup()
+
+        def failed(failure: Failure) -> None:
+            _log.debug("Metadata refresh failed: {error}", error=failure.value)
+
+        self.metadata.refresh().addCallbacks(refreshed, failed)
+
+    # Producer ids.
+
+    def _ensure_producer_id(self) -> None:
+        manager = self.transaction_manager
+        assert manager is not None
+        if self._producer_id_pending:
+            return
+        if manager.epoch_bump_required:
+            if manager.in_flight_count():
+                return  # wait for the batches in flight to come back
+            if manager.bump_epoch():
+                _log.info(
+                    "Bumped the producer epoch to {epoch} for producer id {pid}",
+                    epoch=manager.producer_epoch,
+                    pid=manager.producer_id,
+                )
+                self.wakeup()
+                return
+        self._producer_id_pending = True
+        d = self.metadata.least_loaded_connection()
+
+        def ask(connection: KafkaConnection) -> Deferred[Any]:
+            version = connection.version_for(ApiKey.INIT_PRODUCER_ID)
+            request = init_producer_id_request(
+                version,
+                transactional_id=None,
+                transaction_timeout_ms=self.settings.transaction_timeout_ms,
+            )
+            return connection.send(request)
+
+        def answered(response: Any) -> None:
+            self._producer_id_pending = False
+            code, producer_id, epoch = parse_init_producer_id_response(response)
+            if code:
+                error = errors.error_for_code(code)
+                _log.warn("InitProducerId failed: {error}", error=error.name)
+                if not error.retriable:
+                    self._fail_everything(
+                        error(f"cannot get a producer id for idempotence: {error.name}")
+                    )
+                    return
+                self._schedule(self.metadata.retry_backoff_ms)
+                return
+            assert self.transaction_manager is not None
+            self.transaction_manager.set_producer_id_and_epoch(producer_id, epoch)
+            self.wakeup()
+
+        def failed(failure: Failure) -> None:
+            self._producer_id_pending = False
+            _log.debug("InitProducerId failed: {error}", error=failure.value)
+            self._schedule(self.metadata.retry_backoff_ms)
+
+        d.addCallback(ask).addCallbacks(answered, failed)
+
+    # Produce requests.
+
+    def _send_produce(
+        self, cluster: ClusterMetadata, node_id: int, batches: list[ProducerBatch]
+    ) -> None:
+        connection = self.pool.connection(node_id)
+        acks = self.settings.acks
+        by_partition = {batch.tp: batch for batch in batches}
+        if connection is None:
+            now = self._now_ms()
+            for batch in batches:
+                self._retry_or_fail(
+                    batch, errors.NetworkError(f"no connection to node {node_id}"), now
+                )
+            return
+        version = connection.version_for(ApiKey.PRODUCE)
+        request = produce_request(
+            version,
+            acks=acks,
+            timeout_ms=self.settings.request_timeout_ms,
+            transactional_id=None,
+            batches={tp: batch.records for tp, batch in by_partition.items()},
+        )
+        self._in_flight[node_id] = self._in_flight.get(node_id, 0) + 1
+        self._in_flight_batches.setdefault(node_id, []).extend(batches)
+        d = connection.send(
+            request,
+            expect_response=acks != 0,
+            timeout_ms=self.settings.request_timeout_ms,
+        )
+        d.addCallbacks(
+            self._produced,
+            self._produce_failed,
+            callbackArgs=(node_id, by_partition),
+            errbackArgs=(node_id, by_partition),
+        )
+
+    def _request_done(
+        self, node_id: int, batches: dict[TopicPartition, ProducerBatch]
+    ) -> None:
+        self._in_flight[node_id] -= 1
+        pending = self._in_flight_batches.get(node_id, [])
+        for batch in batches.values():
+            with suppress(ValueError):
+                pending.remove(batch)
+
+    def _produced(
+        self,
+        response: Any,
+        node_id: int,
+        batches: dict[TopicPartition, ProducerBatch],
+    ) -> None:
+        self._request_done(node_id, batches)
+        now = self._now_ms()
+        if response is None:  # acks=0: nothing comes back
+            for batch in batches.values():
+                self._complete_batch(batch, -1, -1)
+            self.wakeup()
+            return
+        results = parse_produce_response(response)
+        for tp, batch in batches.items():
+            result = results.get(tp)
+            if result is None:
+                self._retry_or_fail(
+                    batch,
+                    errors.NetworkError(f"the broker's answer left out {tp}"),
+                    now,
+                )
+                continue
+            code = result.error_code
+            if code == 0:
+                self._complete_batch(
+                    batch, result.base_offset, result.log_append_time_ms
+                )
+                continue
+            error_class = errors.error_for_code(code)
+            message = result.error_message or None
+            if error_class is errors.DuplicateSequenceError:
+                # The broker has this batch already: it is stored, offset unknown.
+                self._complete_batch(
+                    batch, result.base_offset, result.log_append_time_ms
+                )
+                continue
+            self._handle_error(batch, error_class(message), now)
+        self.wakeup()
+
+    def _produce_failed(
+        self,
+        failure: Failure,
+        node_id: int,
+        batches: dict[TopicPartition, ProducerBatch],
+    ) -> None:
+        self._request_done(node_id, batches)
+        now = self._now_ms()
+        error = failure.value
+        if not isinstance(error, errors.KafkaError):
+            error = errors.NetworkError(str(error))
+        self.metadata.request_update()
+        for batch in batches.values():
+            self._retry_or_fail(batch, error, now)
+        self.wakeup()
+
+    def _handle_error(
+        self, batch: ProducerBatch, error: errors.KafkaError, now: int
+    ) -> None:
+        manager = self.transaction_manager
+        if isinstance(error, _METADATA_ERRORS):
+            self.metadata.request_update()
+        if manager is not None and batch.has_sequence:
+            if isinstance(error, errors.OutOfOrderSequenceError):
+                if not manager.is_next_in_line(batch.tp, batch.base_sequence):
+                    # An earlier batch of this partition is being retried.
+                    self._retry_or_fail(batch, errors.NetworkError(str(error)), now)
+                    return
+                manager.require_epoch_bump()
+            elif isinstance(error, errors.UnknownProducerIdError):
+                manager.require_epoch_bump()
+        self._retry_or_fail(batch, error, now)
+
+    def _retry_or_fail(
+        self, batch: ProducerBatch, error: BaseException, now: int
+    ) -> None:
+        retriable = isinstance(error, errors.KafkaError) and error.retriable
+        if (
+            retriable
+            and self._running_or_flushing()
+            and batch.attempts <= self.settings.retries
+            and not batch.has_reached_delivery_timeout(
+                self.settings.delivery_timeout_ms, now
+            )
+            and not (
+                self.transaction_manager is not None
+                and self.transaction_manager.epoch_bump_required
+                and batch.has_sequence
+            )
+        ):
+            _log.debug(
+                "Retrying a batch of {tp} (attempt {attempt}): {error}",
+                tp=batch.tp,
+                attempt=batch.attempts,
+                error=error,
+            )
+            self.accumulator.reenqueue(batch, now)
+            return
+        self._fail_batch(batch, error, now)
+
+    def _running_or_flushing(self) -> bool:
+        return not self._force_closed
+
+    def _complete_batch(
+        self, batch: ProducerBatch, base_offset: int, log_append_time: int
+    ) -> None:
+        manager = self.transaction_manager
+        if manager is not None and batch.has_sequence:
+            manager.acknowledged(batch.tp, batch.base_sequence, batch.record_count)
+        batch.done(base_offset, log_append_time, None)
+        self.accumulator.deallocate(batch)
+        self.accumulator.unmute(batch.tp)
+
+    def _fail_batch(self, batch: ProducerBatch, error: BaseException, now: int) -> None:
+        manager = self.transaction_manager
+        if manager is not None and batch.has_sequence:
+            manager.failed(batch.tp, batch.base_sequence)
+        if batch.done(-1, -1, error):
+            _log.debug(
+                "Failed {count} record(s) of {tp}: {error}",
+                count=batch.record_count,
+                tp=batch.tp,
+                error=error,
+            )
+        self.accumulator.deallocate(batch)
+        self.accumulator.unmute(batch.tp)
+
+    def _expired_error(self, batch: ProducerBatch, now: int) -> errors.KafkaError:
+        return errors.RequestTimedOutError(
+            f"Expiring {batch.record_count} record(s) for {batch.tp}: "
+            f"{now - batch.created_ms} ms has passed since batch creation "
+            f"(delivery.timeout.ms is {self.settings.delivery_timeout_ms})"
+        )
+
+    def _fail_everything(self, error: BaseException) -> None:
+        self.accumulator.abort_incomplete_batches(error)
+
+    # Closing.
+
+    def in_flight_requests(self) -> int:
+        """@return: Produce requests sent and not yet answered."""
+        return sum(self._in_flight.values())
+
+    def when_idle(self) -> Deferred[None]:
+        """
+        @return: a Deferred that fires once nothing is waiting in the accumulator
+            and no request is in flight (at once if that is so now).
+        """
+        d: Deferred[None] = Deferred()
+        self._idle_waiters.append(d)
+        self.wakeup()
+        return d
+
+    def _notify_idle(self) -> None:
+        if not self._idle_waiters:
+            return
+        if self.accumulator.has_incomplete() or self.in_flight_requests():
+            return
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def force_close(self, error: BaseException) -> None:
+        """Fail everything not yet acknowledged and stop running."""
+        self._force_closed = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self.accumulator.abort_incomplete_batches(error)
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def stop(self) -> None:
+        """Cancel the pending timer; used after a graceful close drained all."""
+        self._running = False
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
