@@ -4,6 +4,7 @@ tables of keys, so that the documentation cannot drift from the code.
 
     .. odradek-config:: broker
     .. odradek-config:: topic
+    .. odradek-config:: producer
 """
 
 from __future__ import annotations
@@ -61,9 +62,24 @@ def _topic_lines() -> list[str]:
     return lines
 
 
+def _producer_lines() -> list[str]:
+    from odradek.client.config import ProducerConfig, config_reference
+
+    lines: list[str] = []
+    for name, type_name, default, doc in config_reference(ProducerConfig):
+        if default is None or isinstance(default, (str, int, float, bool, list)):
+            shown = _literal(None if default is None else str(default))
+        else:
+            shown = "(required)"
+        lines += [f"``{name}``", f"   {doc}", ""]
+        lines += [f"   :Type: {type_name.lower()}", f"   :Default: {shown}", ""]
+    return lines
+
+
 class ConfigReference(Directive):
     """
-    Render the broker's (C{broker}) or the topic-level (C{topic}) configuration keys.
+    Render the broker's (C{broker}), the topic-level (C{topic}) or the producer's
+    (C{producer}) configuration keys.
     """
 
     required_arguments = 1
@@ -74,8 +90,12 @@ class ConfigReference(Directive):
             lines = _broker_lines()
         elif which == "topic":
             lines = _topic_lines()
+        elif which == "producer":
+            lines = _producer_lines()
         else:
-            raise self.error(f"odradek-config takes 'broker' or 'topic', not {which!r}")
+            raise self.error(
+                f"odradek-config takes 'broker', 'topic' or 'producer', not {which!r}"
+            )
         container = nodes.container()
         self.state.nested_parse(
             StringList(lines, source="odradek-config"), 0, container

@@ -13,7 +13,7 @@ Example::
 """
 
 from odradek.client.config import ConfigError, ProducerConfig
-from odradek.client.producer.batch import FutureRecordMetadata
+from odradek.client.producer.future import FutureRecordMetadata
 from odradek.client.producer.partitioner import (
     DefaultPartitioner,
     IPartitioner,

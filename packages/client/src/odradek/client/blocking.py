@@ -68,18 +68,19 @@ class ReactorThread:
         with self._lock:
             if self._started.is_set():
                 return
-            if self.reactor.running:
-                self._started.set()
-                return
-            self.owned = True
-            self.reactor.callWhenRunning(self._started.set)
-            self._thread = threading.Thread(
-                target=self.reactor.run,
-                kwargs={"installSignalHandlers": False},
-                name="odradek-reactor",
-                daemon=True,
-            )
-            self._thread.start()
+            if self._thread is None:  # else another caller started it: wait too
+                if self.reactor.running:
+                    self._started.set()
+                    return
+                self.owned = True
+                self.reactor.callWhenRunning(self._started.set)
+                self._thread = threading.Thread(
+                    target=self.reactor.run,
+                    kwargs={"installSignalHandlers": False},
+                    name="odradek-reactor",
+                    daemon=True,
+                )
+                self._thread.start()
         if not self._started.wait(30):
             raise errors.IllegalStateError("the reactor thread did not start in 30 s")
 
@@ -112,13 +113,17 @@ class ReactorThread:
         @raise errors.RequestTimedOutError: if the result did not come within
             C{timeout} (the call itself goes on).
         @raise errors.IllegalStateError: if called from the reactor thread, where
-            waiting would deadlock.
+            waiting would deadlock, or while the reactor does not run.
         """
         if self.in_reactor_thread():
             raise errors.IllegalStateError(
                 "a blocking Odradek call was made on the reactor thread; "
                 "code running on the reactor must use the Twisted API "
                 "(odradek.client.TwistedProducer)"
+            )
+        if not self.reactor.running:
+            raise errors.IllegalStateError(
+                "the client's reactor is not running: nothing would answer"
             )
         done = threading.Event()
         outcome: list[object] = []
@@ -139,3 +144,17 @@ class ReactorThread:
         if isinstance(result, Failure):
             result.raiseException()
         return result
+
+    def stop(self, timeout: float = 30) -> None:
+        """
+        Stop the reactor if this object started it (L{owned}), and wait for its
+        thread to end; a reactor someone else runs is left alone.
+
+        @param timeout: seconds to wait for the thread at most.
+        """
+        with self._lock:
+            thread = self._thread
+            if not self.owned or thread is None:
+                return
+            self.reactor.callFromThread(self.reactor.stop)
+        thread.join(timeout)

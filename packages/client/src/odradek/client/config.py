@@ -26,21 +26,19 @@ from typing import Any, Final
 
 import attrs
 
-from odradek.client._configdef import (
+from odradek.client._configdef import NO_DEFAULT, AbstractConfig, define
+from odradek.client._configtypes import (
     BOOLEAN,
     INT,
     LIST,
     LONG,
-    NO_DEFAULT,
     STRING,
-    AbstractConfig,
     ConfigError,
     ConfigType,
     NonEmptyList,
     NonEmptyString,
     OneOf,
     Range,
-    define,
 )
 from odradek.client.serialization import ISerializer, resolve_serializer
 

@@ -20,7 +20,7 @@ import attrs
 from zope.interface import Interface, implementer
 from zope.interface.interface import InterfaceClass
 
-from odradek.client._configdef import ConfigError, load_object
+from odradek.client._configtypes import ConfigError, load_object
 
 __all__ = [
     "BytesDeserializer",

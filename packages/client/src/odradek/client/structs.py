@@ -33,7 +33,7 @@ class TopicPartition:
 
 
 def _headers(value: Sequence[tuple[str, bytes | None]] | None) -> tuple[Header, ...]:
-    if value is None:
+    if not value:
         return ()
     return tuple((key, header_value) for key, header_value in value)
 

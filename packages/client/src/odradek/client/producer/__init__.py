@@ -6,15 +6,17 @@ accumulator, the sender and the producer itself.
 
 from odradek.client.producer.murmur2 import murmur2, partition_for_key, to_positive
 from odradek.client.producer.partitioner import (
-    BuiltInPartitioner,
     DefaultPartitioner,
     IPartitioner,
-    NodeLatencyStats,
     RoundRobinPartitioner,
     UniformStickyPartitioner,
-    collect_partition_load,
     load_partitioner_class,
     resolve_partitioner,
+)
+from odradek.client.producer.sticky import (
+    BuiltInPartitioner,
+    NodeLatencyStats,
+    collect_partition_load,
 )
 
 __all__ = [

@@ -17,123 +17,33 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Protocol
 
 import attrs
 
 from odradek.client.errors import IllegalStateError
 from odradek.client.network.cluster import ClusterMetadata
-from odradek.client.producer.batch import (
-    Callback,
-    FutureRecordMetadata,
-    ProducerBatch,
-    ProduceRequestResult,
+from odradek.client.producer.accumulation import (
+    AccumulatorConfig,
+    CompressionRatioEstimator,
+    DrainOrder,
+    FlushHandle,
+    ReadyCheckResult,
+    RecordAppendResult,
+    SequenceSource,
+    ready_check,
 )
+from odradek.client.producer.batch import ProducerBatch
 from odradek.client.producer.buffer import BufferPool
+from odradek.client.producer.future import Callback
 from odradek.client.records.builder import RecordBatchBuilder
 from odradek.client.records.codecs import CompressionType
 from odradek.client.records.layout import NO_PRODUCER_ID, RECORD_BATCH_OVERHEAD, Header
 from odradek.client.structs import TopicPartition
 
-__all__ = [
-    "FlushHandle",
-    "ReadyCheckResult",
-    "RecordAccumulator",
-    "RecordAppendResult",
-    "SequenceSource",
-]
+__all__ = ["RecordAccumulator"]
 
 _NEVER = 2**63 - 1
 _CLOSED = "the producer is closed: no record is taken"
-
-
-class SequenceSource(Protocol):
-    """What the accumulator needs of the idempotent producer's transaction manager."""
-
-    def producer_id_and_epoch(self) -> tuple[int, int]:
-        """@return: the producer id and epoch; C{(-1, -1)} stops draining."""
-
-    def next_sequence(self, tp: TopicPartition) -> int:
-        """@return: the sequence number of C{tp}'s next batch."""
-
-    def increment_sequence(self, tp: TopicPartition, record_count: int) -> None:
-        """Count C{record_count} records drained for C{tp}."""
-
-    def is_transactional(self) -> bool:
-        """@return: whether the producer has a C{transactional.id}."""
-
-
-class _AccumulatorConfig(Protocol):
-    @property
-    def batch_size(self) -> int: ...
-    @property
-    def compression_type(self) -> str: ...
-    @property
-    def linger_ms(self) -> int: ...
-    @property
-    def retry_backoff_ms(self) -> int: ...
-    @property
-    def delivery_timeout_ms(self) -> int: ...
-    @property
-    def request_timeout_ms(self) -> int: ...
-
-
-class RecordAppendResult:
-    """
-    What L{RecordAccumulator.append} did (a plain slotted class: one per record).
-
-    @ivar future: the record's future, or C{None} if C{abort_for_new_batch}.
-    @ivar batch_is_full: whether a batch of the partition is full (wake the Sender).
-    @ivar new_batch_created: whether the record started a new batch.
-    @ivar abort_for_new_batch: whether nothing was appended: a new batch was needed
-        and the caller asked to pick another partition first.
-    """
-
-    __slots__ = ("abort_for_new_batch", "batch_is_full", "future", "new_batch_created")
-
-    def __init__(
-        self,
-        future: FutureRecordMetadata | None,
-        batch_is_full: bool,
-        new_batch_created: bool,
-        abort_for_new_batch: bool,
-    ) -> None:
-        self.future = future
-        self.batch_is_full = batch_is_full
-        self.new_batch_created = new_batch_created
-        self.abort_for_new_batch = abort_for_new_batch
-
-
-@attrs.frozen
-class ReadyCheckResult:
-    """
-    What L{RecordAccumulator.ready} found.
-
-    @ivar ready_nodes: the ids of the leaders with a batch to send now.
-    @ivar next_ready_check_delay_ms: how long until a waiting batch may become
-        sendable or expire.
-    @ivar unknown_leader_topics: topics with batches for partitions without a known
-        leader (refresh the metadata).
-    """
-
-    ready_nodes: frozenset[int]
-    next_ready_check_delay_ms: int
-    unknown_leader_topics: frozenset[str]
-
-
-@attrs.frozen(eq=False)
-class FlushHandle:
-    """
-    The batches a flush waits for: those incomplete when it began.
-
-    @ivar results: their results.
-    """
-
-    results: tuple[ProduceRequestResult, ...]
-
-    def done(self) -> bool:
-        """@return: whether every batch completed."""
-        return all(result.done() for result in self.results)
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -179,12 +89,10 @@ class RecordAccumulator:
     # Batches not yet deallocated, in creation order (an ordered set).
     _incomplete: dict[ProducerBatch, None] = attrs.field(init=False, factory=dict)
     _muted: set[TopicPartition] = attrs.field(init=False, factory=set)
-    _drain_index: dict[int, int] = attrs.field(init=False, factory=dict)
-    _drain_cluster: ClusterMetadata | None = attrs.field(init=False, default=None)
-    _drain_partitions: dict[int, list[TopicPartition]] = attrs.field(
-        init=False, factory=dict
+    _drain_order: DrainOrder = attrs.field(init=False, factory=DrainOrder)
+    _compression: CompressionRatioEstimator = attrs.field(
+        init=False, factory=CompressionRatioEstimator
     )
-    _compression_ratio: dict[str, float] = attrs.field(init=False, factory=dict)
     _flushes_in_progress: int = attrs.field(init=False, default=0)
     _next_expiry_time_ms: int = attrs.field(init=False, default=_NEVER)
     _closed: bool = attrs.field(init=False, default=False)
@@ -192,7 +100,7 @@ class RecordAccumulator:
     @classmethod
     def from_config(
         cls,
-        config: _AccumulatorConfig,
+        config: AccumulatorConfig,
         buffer_pool: BufferPool,
         transaction_manager: SequenceSource | None = None,
     ) -> RecordAccumulator:
@@ -309,49 +217,32 @@ class RecordAccumulator:
             compression_type=self.compression_type,
             compression_level=self.compression_level,
             write_limit=self.batch_size,
-            compression_ratio_estimate=self._compression_ratio.get(topic, 1.0),
+            compression_ratio_estimate=self._compression.estimation(topic),
         )
 
     def ready(self, cluster: ClusterMetadata, now_ms: int) -> ReadyCheckResult:
         """
-        Find the leaders with a batch to send. A partition's first batch is sendable
-        when full, when it lingered C{linger.ms} (a retry: once backed off), when
-        threads wait for memory, while flushing, or once closed. Muted partitions
-        are skipped.
+        Find the leaders with a batch to send (see L{ready_check}): every batch is
+        sendable at once when threads wait for memory, while flushing, or once
+        closed.
 
         @param cluster: the current metadata.
         @param now_ms: the current time in milliseconds.
         """
-        ready_nodes: set[int] = set()
-        unknown: set[str] = set()
-        delivery_timeout_ms = next_delay = self.delivery_timeout_ms
         forced = (
             self._closed or self._flushes_in_progress > 0 or self.buffer_pool.queued > 0
         )
         with self._lock:
-            for dq in self._queues():
-                if not dq:
-                    continue
-                batch = dq[0]
-                expiry_delay = batch.created_ms + delivery_timeout_ms - now_ms
-                next_delay = min(next_delay, max(expiry_delay, 0))
-                tp = batch.topic_partition
-                leader = cluster.leader_for(tp)
-                if leader is None:
-                    unknown.add(tp.topic)
-                    continue
-                if leader.node_id in ready_nodes or tp in self._muted:
-                    continue
-                waited = max(0, now_ms - batch.last_attempt_ms)
-                backing_off = batch.attempts > 0 and waited < batch.retry_backoff_ms
-                time_to_wait = batch.retry_backoff_ms if backing_off else self.linger_ms
-                if not backing_off and (
-                    forced or waited >= time_to_wait or len(dq) > 1 or batch.is_full()
-                ):
-                    ready_nodes.add(leader.node_id)
-                else:
-                    next_delay = min(next_delay, max(time_to_wait - waited, 0))
-        return ReadyCheckResult(frozenset(ready_nodes), next_delay, frozenset(unknown))
+            result = ready_check(
+                self._queues(),
+                cluster,
+                self._muted,
+                self.linger_ms,
+                self.delivery_timeout_ms,
+                forced,
+                now_ms,
+            )
+        return result
 
     def drain(
         self, cluster: ClusterMetadata, nodes: Iterable[int], max_size: int, now_ms: int
@@ -367,16 +258,10 @@ class RecordAccumulator:
         @param now_ms: the current time in milliseconds.
         @return: for each node, its batches (possibly none).
         """
-        if cluster is not self._drain_cluster:
-            by_node: dict[int, list[TopicPartition]] = {}
-            for infos in cluster.partitions.values():
-                for info in infos:
-                    if info.leader != -1:
-                        by_node.setdefault(info.leader, []).append(info.topic_partition)
-            self._drain_cluster, self._drain_partitions = cluster, by_node
+        order = self._drain_order
         return {
             node_id: self._drain_node(
-                node_id, self._drain_partitions.get(node_id, []), max_size, now_ms
+                node_id, order.partitions(cluster, node_id), max_size, now_ms
             )
             for node_id in nodes
         }
@@ -391,8 +276,7 @@ class RecordAccumulator:
             producer_id, producer_epoch = manager.producer_id_and_epoch()
         if not count or (manager is not None and producer_id == NO_PRODUCER_ID):
             return []
-        start = self._drain_index.get(node_id, 0) % count
-        self._drain_index[node_id] = (start + 1) % count
+        start = self._drain_order.start(node_id, count)
         drained: list[ProducerBatch] = []
         size = 0
         for step in range(count):
@@ -410,7 +294,7 @@ class RecordAccumulator:
                 batch = dq[0]
                 if drained and size + batch.estimated_size_in_bytes > max_size:
                     # Start here next time, so that every partition gets its turn.
-                    self._drain_index[node_id] = index
+                    self._drain_order.resume_at(node_id, index)
                     break
                 dq.popleft()
                 if manager is not None and not batch.has_sequence:
@@ -429,21 +313,13 @@ class RecordAccumulator:
         return drained
 
     def _observe_compression(self, batch: ProducerBatch) -> None:
-        """
-        Move the topic's compression ratio estimate as Kafka does: quickly towards a
-        worse ratio, slowly towards a better one.
-        """
-        records = batch.uncompressed_size_in_bytes - RECORD_BATCH_OVERHEAD
-        if self.compression_type == CompressionType.NONE or records <= 0:
-            return
-        observed = (len(batch.records) - RECORD_BATCH_OVERHEAD) / records
-        topic = batch.topic_partition.topic
-        current = self._compression_ratio.get(topic, 1.0)
-        if observed > current:
-            current = max(current + 0.05, observed)
-        elif observed < current:
-            current = max(current - 0.005, observed)
-        self._compression_ratio[topic] = current
+        """Move the topic's compression ratio estimate towards C{batch}'s ratio."""
+        if self.compression_type != CompressionType.NONE:
+            self._compression.observe(
+                batch.topic_partition.topic,
+                len(batch.records) - RECORD_BATCH_OVERHEAD,
+                batch.uncompressed_size_in_bytes - RECORD_BATCH_OVERHEAD,
+            )
 
     def mute(self, tp: TopicPartition) -> None:
         """Hold C{tp}'s batches back (while one is in flight, to keep order)."""
@@ -567,13 +443,8 @@ class RecordAccumulator:
         if handle is None:
             with self._lock:
                 handle = FlushHandle(tuple(b.produce_future for b in self._incomplete))
-        deadline = None if timeout_seconds is None else self.clock() + timeout_seconds
         try:
-            for result in handle.results:
-                left = None if deadline is None else max(deadline - self.clock(), 0)
-                if not result.wait(left):
-                    return False
-            return True
+            return handle.wait(timeout_seconds, self.clock)
         finally:
             self.end_flush()
 

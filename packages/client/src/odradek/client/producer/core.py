@@ -12,6 +12,7 @@ a new one starts.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,15 +25,12 @@ from odradek.client.network.cluster import ClusterMetadata
 from odradek.client.network.metadata import MetadataManager
 from odradek.client.network.pool import ConnectionPool, parse_bootstrap_servers
 from odradek.client.producer.accumulator import RecordAccumulator
-from odradek.client.producer.batch import FutureRecordMetadata
 from odradek.client.producer.buffer import BufferPool
-from odradek.client.producer.partitioner import (
-    BuiltInPartitioner,
-    murmur2,
-    resolve_partitioner,
-    to_positive,
-)
+from odradek.client.producer.future import FutureRecordMetadata
+from odradek.client.producer.murmur2 import murmur2, to_positive
+from odradek.client.producer.partitioner import resolve_partitioner
 from odradek.client.producer.sender import Sender, SenderSettings
+from odradek.client.producer.sticky import BuiltInPartitioner
 from odradek.client.producer.transaction_manager import TransactionManager
 from odradek.client.records import RecordBatchBuilder
 from odradek.client.records.codecs import CompressionType
@@ -45,6 +43,9 @@ _log = Logger()
 
 #: What a send callback receives: the record's metadata, or the error.
 Callback = Callable[[RecordMetadata | None, BaseException | None], object]
+
+#: Numbers the producers of this process that have no C{client.id}, as Java does.
+_client_numbers = itertools.count(1)
 
 _COMPRESSION = {
     "none": CompressionType.NONE,
@@ -60,20 +61,36 @@ class ProducerCore:
     Everything a producer is, but the face it shows.
 
     @ivar config: the producer's configuration.
+    @ivar client_id: the C{client.id} sent with every request: the configured one,
+        or C{"producer-N"} (N counting the producers of this process from 1).
     @ivar reactor: the reactor the I/O runs on.
+    @ivar pool: the connections to the brokers.
     @ivar metadata: the cluster's metadata.
+    @ivar transaction_manager: the idempotent producer's state, or C{None}.
     @ivar accumulator: the batches waiting to be sent.
     @ivar sender: the I/O loop.
+    @ivar closed: whether L{close} was called: records are refused.
     """
 
-    def __init__(self, config: ProducerConfig, reactor: Any) -> None:
+    def __init__(
+        self,
+        config: ProducerConfig,
+        reactor: Any,
+        *,
+        random: Callable[[], int] | None = None,
+    ) -> None:
         """
         @param config: the producer's configuration.
         @param reactor: the reactor (time, TCP, callFromThread) the I/O runs on.
+        @param random: non-negative random integers below 2**31 for choosing
+            sticky partitions; by default Python's C{random}.
         """
         self.config = config
+        self._random = random
         self.reactor = reactor
         self.closed = False
+        self._released = False
+        self._release_waiters: list[Deferred[None]] = []
         self._key_serializer = resolve_serializer(config.key_serializer)
         self._value_serializer = resolve_serializer(config.value_serializer)
         self._partitioner = resolve_partitioner(config.partitioner_class, config)
@@ -88,7 +105,9 @@ class ProducerCore:
         compression = _COMPRESSION[config.compression_type]
         self._compression = compression
         addresses = parse_bootstrap_servers(config.bootstrap_servers)
+        self.client_id = config.client_id or f"producer-{next(_client_numbers)}"
         self.pool = ConnectionPool.from_config(reactor, config)
+        self.pool.client_id = self.client_id
         self.metadata = MetadataManager.from_config(
             reactor, self.pool, addresses, config
         )
@@ -123,11 +142,21 @@ class ProducerCore:
         return self.metadata.current.partition_count(topic)
 
     def append(
-        self, record: ProducerRecord, callback: Callback | None
+        self,
+        record: ProducerRecord,
+        callback: Callback | None,
+        *,
+        max_block_ms: int | None = None,
     ) -> FutureRecordMetadata:
         """
         Serialize, partition and append one record; the topic's metadata must be
         known already (the faces wait for it first).
+
+        @param record: the record.
+        @param callback: called once the record is delivered or failed, or C{None}.
+        @param max_block_ms: how long to wait for room in C{buffer.memory}; by
+            default C{max.block.ms}. Code on the reactor thread passes 0: while
+            it waits, nothing could free the memory.
 
         @raise errors.IllegalStateError: if the producer is closed.
         @raise errors.RecordTooLargeError: if the serialized record is larger than
@@ -155,8 +184,8 @@ class ProducerCore:
         if size > self._buffer_memory:
             raise errors.RecordTooLargeError(
                 f"The message is {size} bytes when serialized which is larger than "
-                f"the total memory buffer you have configured with the "
-                f"buffer.memory configuration ({self._buffer_memory})."
+                "the total memory buffer you have configured with the "
+                "buffer.memory configuration."
             )
         cluster = self.metadata.current
         now = int(self.reactor.seconds() * 1000)
@@ -176,6 +205,8 @@ class ProducerCore:
                     f"metadata: the topic has {count} partition(s)"
                 )
         accumulator = self.accumulator
+        if max_block_ms is None:
+            max_block_ms = self._max_block_ms
         on_new_batch = self._on_new_batch if sticky is None else None
         result = accumulator.append(
             TopicPartition(topic, partition),
@@ -184,7 +215,7 @@ class ProducerCore:
             value_bytes,
             headers,
             callback,
-            self._max_block_ms,
+            max_block_ms,
             now,
             abort_on_new_batch=on_new_batch is not None,
         )
@@ -201,14 +232,18 @@ class ProducerCore:
                 value_bytes,
                 headers,
                 callback,
-                self._max_block_ms,
+                max_block_ms,
                 now,
             )
         if sticky is not None:
-            # KIP-794: switch after batch.size bytes, but not while the open batch
-            # still has room (then only after twice batch.size).
+            # KIP-794: switch after batch.size bytes, counting what the record
+            # takes in its batch, but not while the open batch still has room (then
+            # only after twice batch.size).
+            appended = RecordBatchBuilder.record_size_in_bytes(
+                0, 0, key_bytes, value_bytes, headers
+            )
             sticky.update_partition_info(
-                size, cluster, enable_switch=result.batch_is_full
+                appended, cluster, enable_switch=result.batch_is_full
             )
         if result.batch_is_full or result.new_batch_created:
             self.sender.wakeup()
@@ -245,9 +280,10 @@ class ProducerCore:
     def _sticky(self, topic: str, cluster: ClusterMetadata) -> BuiltInPartitioner:
         sticky = self._built_in.get(topic)
         if sticky is None:
-            sticky = self._built_in[topic] = BuiltInPartitioner(
-                topic, self.config.batch_size
-            )
+            sticky = BuiltInPartitioner(topic, self.config.batch_size)
+            if self._random is not None:
+                sticky.random = self._random
+            self._built_in[topic] = sticky
         return sticky
 
     # Lifecycle, on the reactor thread.
@@ -276,21 +312,30 @@ class ProducerCore:
         """
         Refuse new records, deliver the waiting ones for at most C{timeout} seconds
         (C{None}: as long as it takes), fail the rest and release everything.
+        Closing again waits for the first close, or with a C{timeout} of 0 cuts
+        it short.
 
+        @param timeout: seconds to deliver for; 0 or less fails the waiting records
+            at once with L{IllegalStateError<errors.IllegalStateError>}.
         @return: a Deferred that fires once closed.
         """
-        self.closed = True
+        if not self.closed:
+            self.closed = True
+            self.accumulator.close()
+            if timeout is None or timeout > 0:
+                flushing = self.flush()
+                if timeout is not None:
+                    flushing.addTimeout(
+                        timeout, self.reactor, onTimeoutCancel=self._timed_out
+                    )
+                flushing.addBoth(lambda _: self._abandon())
         if timeout is not None and timeout <= 0:
             self._abandon()
+        if self._released:
             return succeed(None)
-        flushing = self.flush()
-        if timeout is not None:
-            flushing.addTimeout(timeout, self.reactor, onTimeoutCancel=self._timed_out)
-
-        def release(result: object) -> None:
-            self._abandon()
-
-        return flushing.addBoth(release)
+        released: Deferred[None] = Deferred()
+        self._release_waiters.append(released)
+        return released
 
     def _timed_out(self, result: object, timeout: float) -> None:
         _log.warn(
@@ -299,6 +344,9 @@ class ProducerCore:
         )
 
     def _abandon(self) -> None:
+        if self._released:
+            return
+        self._released = True
         self.sender.force_close(
             errors.IllegalStateError(
                 "Producer is closed forcefully: the record was not delivered"
@@ -308,6 +356,9 @@ class ProducerCore:
         self.metadata.stop()
         self.pool.close()
         self.close_config_objects()
+        waiters, self._release_waiters = self._release_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
 
     def close_config_objects(self) -> None:
         """Close the user's partitioner, if any."""

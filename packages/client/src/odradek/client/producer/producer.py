@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import TracebackType
 
+from odradek.client import errors
 from odradek.client.blocking import ReactorThread
 from odradek.client.config import ProducerConfig
 from odradek.client.network.cluster import PartitionInfo
-from odradek.client.producer.batch import FutureRecordMetadata
 from odradek.client.producer.core import Callback, ProducerCore
+from odradek.client.producer.future import FutureRecordMetadata
 from odradek.client.producer.twisted_producer import _as_config
 from odradek.client.structs import ProducerRecord
 
@@ -88,6 +89,10 @@ class Producer:
             or room in the buffer did not come within C{max.block.ms}.
         """
         core = self._core
+        if core.closed:
+            raise errors.IllegalStateError(
+                "Cannot perform operation after producer has been closed"
+            )
         count = core.partition_count(record.topic)
         if count is None or (
             record.partition is not None and record.partition >= count
@@ -128,9 +133,9 @@ class Producer:
         """
         if self._closed:
             return
-        self._closed = True
         wait = None if timeout is None else timeout + 5
         self._thread.call(self._core.close, timeout, timeout=wait)
+        self._closed = True
 
     def __enter__(self) -> Producer:
         return self
@@ -144,4 +149,4 @@ class Producer:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Producer {self.config.client_id or ''} {id(self):#x}>"
+        return f"<Producer {self._core.client_id} {id(self):#x}>"

@@ -11,17 +11,16 @@ call: the producer calls it when a batch fills or a new one starts, never per re
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from odradek.client import errors
-from odradek.client.network.cluster import ClusterMetadata, Node
+from odradek.client.network.cluster import Node
 from odradek.client.network.requests import (
     init_producer_id_request,
     parse_init_producer_id_response,
@@ -65,9 +64,7 @@ class _Reactor(Protocol):
 
 @attrs.frozen
 class SenderSettings:
-    """
-    The producer settings the sender acts on (Kafka's names, in their units).
-    """
+    """The producer settings the sender acts on (Kafka's names, in their units)."""
 
     acks: int
     request_timeout_ms: int
@@ -101,9 +98,6 @@ class Sender:
     _timer: IDelayedCall | None = attrs.field(default=None, init=False)
     _wakeup_pending: bool = attrs.field(default=False, init=False)
     _in_flight: dict[int, int] = attrs.field(factory=dict, init=False)
-    _in_flight_batches: dict[int, list[ProducerBatch]] = attrs.field(
-        factory=dict, init=False
-    )
     _connecting: set[int] = attrs.field(factory=set, init=False)
     _producer_id_pending: bool = attrs.field(default=False, init=False)
     _running: bool = attrs.field(default=True, init=False)
@@ -115,9 +109,10 @@ class Sender:
     def wakeup(self) -> None:
         """
         Ask the sender to look at the accumulator again soon. Safe from any thread;
-        several calls before the sender runs cost one run.
+        several calls before the sender runs cost one run; none after L{stop} or
+        L{force_close}.
         """
-        if self._wakeup_pending:
+        if self._wakeup_pending or not self._running or self._force_closed:
             return
         self._wakeup_pending = True
         self.reactor.callFromThread(self._woken)
@@ -128,6 +123,8 @@ class Sender:
 
     def _schedule(self, delay_ms: int) -> None:
         """Run again after C{delay_ms} unless something wakes the sender earlier."""
+        if self._force_closed or not self._running:
+            return
         due = self.reactor.seconds() + delay_ms / 1000
         timer = self._timer
         if timer is not None and timer.active():
@@ -150,11 +147,11 @@ class Sender:
         One pass: fail expired batches, make sure of a producer id, send what is
         ready, and schedule the next pass.
         """
-        if self._force_closed:
+        if self._force_closed or not self._running:
             return
         now = self._now_ms()
         for batch in self.accumulator.expired_batches(now):
-            self._fail_batch(batch, self._expired_error(batch, now), now)
+            self._fail_batch(batch, self._expired_error(batch, now))
         manager = self.transaction_manager
         if manager is not None and not manager.has_producer_id():
             self._ensure_producer_id()
@@ -167,7 +164,16 @@ class Sender:
         if ready.unknown_leader_topics:
             self.metadata.add_topics(ready.unknown_leader_topics)
             self.metadata.request_update()
-            self._refresh_metadata()
+            # Refresh now unless one was tried within retry.backoff.ms: a leader
+            # still unknown must not make a busy loop of Metadata requests.
+            wait_ms = self.metadata.time_to_next_update_ms(now)
+            if wait_ms <= 0:
+                # A failure is logged by the manager; its next answer wakes us.
+                self.metadata.refresh().addCallbacks(
+                    lambda _: self.wakeup(), lambda _: None
+                )
+            else:
+                self._schedule(int(wait_ms) + 1)
         sendable = set()
         for node_id in ready.ready_nodes:
             node = cluster.node(node_id)
@@ -184,10 +190,9 @@ class Sender:
             )
             for node_id, batches in drained.items():
                 if batches:
-                    self._send_produce(cluster, node_id, batches)
-        delay = ready.next_ready_check_delay_ms
+                    self._send_produce(node_id, batches)
         if self.accumulator.has_undrained():
-            self._schedule(max(delay, 1) if sendable or delay > 0 else 1)
+            self._schedule(max(ready.next_ready_check_delay_ms, 1))
         self._notify_idle()
 
     def _connect(self, node: Node) -> None:
@@ -210,15 +215,6 @@ class Sender:
 
         self.pool.get(node).addCallbacks(connected, failed)
 
-    def _refresh_metadata(self) -> None:
-        def refreshed(_: object) -> None:
-            self.wakeup()
-
-        def failed(failure: Failure) -> None:
-            _log.debug("Metadata refresh failed: {error}", error=failure.value)
-
-        self.metadata.refresh().addCallbacks(refreshed, failed)
-
     # Producer ids.
 
     def _ensure_producer_id(self) -> None:
@@ -227,14 +223,10 @@ class Sender:
         if self._producer_id_pending:
             return
         if manager.epoch_bump_required:
-            if manager.in_flight_count():
-                return  # wait for the batches in flight to come back
+            if self.in_flight_requests():
+                return  # wait for the requests in flight to come back
             if manager.bump_epoch():
-                _log.info(
-                    "Bumped the producer epoch to {epoch} for producer id {pid}",
-                    epoch=manager.producer_epoch,
-                    pid=manager.producer_id,
-                )
+                _log.info("Bumped the producer epoch to {e}", e=manager.producer_epoch)
                 self.wakeup()
                 return
         self._producer_id_pending = True
@@ -256,9 +248,10 @@ class Sender:
                 error = errors.error_for_code(code)
                 _log.warn("InitProducerId failed: {error}", error=error.name)
                 if not error.retriable:
-                    self._fail_everything(
+                    self.accumulator.abort_incomplete_batches(
                         error(f"cannot get a producer id for idempotence: {error.name}")
                     )
+                    self.wakeup()
                     return
                 self._schedule(self.metadata.retry_backoff_ms)
                 return
@@ -275,20 +268,24 @@ class Sender:
 
     # Produce requests.
 
-    def _send_produce(
-        self, cluster: ClusterMetadata, node_id: int, batches: list[ProducerBatch]
-    ) -> None:
+    def _send_produce(self, node_id: int, batches: list[ProducerBatch]) -> None:
         connection = self.pool.connection(node_id)
-        acks = self.settings.acks
         by_partition = {batch.tp: batch for batch in batches}
-        if connection is None:
+        try:
+            if connection is None:
+                raise errors.NetworkError(f"no connection to node {node_id}")
+            version = connection.version_for(ApiKey.PRODUCE)
+        except errors.KafkaError as error:
             now = self._now_ms()
             for batch in batches:
-                self._retry_or_fail(
-                    batch, errors.NetworkError(f"no connection to node {node_id}"), now
-                )
+                self._retry_or_fail(batch, error, now)
             return
-        version = connection.version_for(ApiKey.PRODUCE)
+        if self.settings.max_in_flight == 1:
+            # Kafka's guaranteeMessageOrder: nothing more of these partitions goes
+            # out (to any node) until this request is settled.
+            for tp in by_partition:
+                self.accumulator.mute(tp)
+        acks = self.settings.acks
         request = produce_request(
             version,
             acks=acks,
@@ -297,7 +294,6 @@ class Sender:
             batches={tp: batch.records for tp, batch in by_partition.items()},
         )
         self._in_flight[node_id] = self._in_flight.get(node_id, 0) + 1
-        self._in_flight_batches.setdefault(node_id, []).extend(batches)
         d = connection.send(
             request,
             expect_response=acks != 0,
@@ -310,14 +306,14 @@ class Sender:
             errbackArgs=(node_id, by_partition),
         )
 
-    def _request_done(
+    def _settled(
         self, node_id: int, batches: dict[TopicPartition, ProducerBatch]
     ) -> None:
         self._in_flight[node_id] -= 1
-        pending = self._in_flight_batches.get(node_id, [])
-        for batch in batches.values():
-            with suppress(ValueError):
-                pending.remove(batch)
+        if self.settings.max_in_flight == 1:
+            for tp in batches:
+                self.accumulator.unmute(tp)
+        self.wakeup()
 
     def _produced(
         self,
@@ -325,12 +321,11 @@ class Sender:
         node_id: int,
         batches: dict[TopicPartition, ProducerBatch],
     ) -> None:
-        self._request_done(node_id, batches)
         now = self._now_ms()
         if response is None:  # acks=0: nothing comes back
             for batch in batches.values():
                 self._complete_batch(batch, -1, -1)
-            self.wakeup()
+            self._settled(node_id, batches)
             return
         results = parse_produce_response(response)
         for tp, batch in batches.items():
@@ -343,21 +338,15 @@ class Sender:
                 )
                 continue
             code = result.error_code
-            if code == 0:
+            error_class = errors.error_for_code(code) if code else None
+            if error_class is None or error_class is errors.DuplicateSequenceError:
+                # DUPLICATE_SEQUENCE_NUMBER: the broker has this batch already.
                 self._complete_batch(
                     batch, result.base_offset, result.log_append_time_ms
                 )
                 continue
-            error_class = errors.error_for_code(code)
-            message = result.error_message or None
-            if error_class is errors.DuplicateSequenceError:
-                # The broker has this batch already: it is stored, offset unknown.
-                self._complete_batch(
-                    batch, result.base_offset, result.log_append_time_ms
-                )
-                continue
-            self._handle_error(batch, error_class(message), now)
-        self.wakeup()
+            self._handle_error(batch, error_class(result.error_message or None), now)
+        self._settled(node_id, batches)
 
     def _produce_failed(
         self,
@@ -365,7 +354,6 @@ class Sender:
         node_id: int,
         batches: dict[TopicPartition, ProducerBatch],
     ) -> None:
-        self._request_done(node_id, batches)
         now = self._now_ms()
         error = failure.value
         if not isinstance(error, errors.KafkaError):
@@ -373,7 +361,17 @@ class Sender:
         self.metadata.request_update()
         for batch in batches.values():
             self._retry_or_fail(batch, error, now)
-        self.wakeup()
+        self._settled(node_id, batches)
+
+    def _current_sequence(self, batch: ProducerBatch) -> bool:
+        """@return: whether C{batch} holds a sequence of the current epoch."""
+        manager = self.transaction_manager
+        return (
+            manager is not None
+            and batch.has_sequence
+            and batch.producer_id == manager.producer_id
+            and batch.producer_epoch == manager.producer_epoch
+        )
 
     def _handle_error(
         self, batch: ProducerBatch, error: errors.KafkaError, now: int
@@ -381,7 +379,7 @@ class Sender:
         manager = self.transaction_manager
         if isinstance(error, _METADATA_ERRORS):
             self.metadata.request_update()
-        if manager is not None and batch.has_sequence:
+        if manager is not None and self._current_sequence(batch):
             if isinstance(error, errors.OutOfOrderSequenceError):
                 if not manager.is_next_in_line(batch.tp, batch.base_sequence):
                     # An earlier batch of this partition is being retried.
@@ -398,8 +396,8 @@ class Sender:
         retriable = isinstance(error, errors.KafkaError) and error.retriable
         if (
             retriable
-            and self._running_or_flushing()
-            and batch.attempts <= self.settings.retries
+            and not self._force_closed
+            and batch.attempts < self.settings.retries
             and not batch.has_reached_delivery_timeout(
                 self.settings.delivery_timeout_ms, now
             )
@@ -409,32 +407,23 @@ class Sender:
                 and batch.has_sequence
             )
         ):
-            _log.debug(
-                "Retrying a batch of {tp} (attempt {attempt}): {error}",
-                tp=batch.tp,
-                attempt=batch.attempts,
-                error=error,
-            )
+            _log.debug("Retrying a batch of {tp}: {error}", tp=batch.tp, error=error)
             self.accumulator.reenqueue(batch, now)
             return
-        self._fail_batch(batch, error, now)
-
-    def _running_or_flushing(self) -> bool:
-        return not self._force_closed
+        self._fail_batch(batch, error)
 
     def _complete_batch(
         self, batch: ProducerBatch, base_offset: int, log_append_time: int
     ) -> None:
         manager = self.transaction_manager
-        if manager is not None and batch.has_sequence:
+        if manager is not None and self._current_sequence(batch):
             manager.acknowledged(batch.tp, batch.base_sequence, batch.record_count)
         batch.done(base_offset, log_append_time, None)
         self.accumulator.deallocate(batch)
-        self.accumulator.unmute(batch.tp)
 
-    def _fail_batch(self, batch: ProducerBatch, error: BaseException, now: int) -> None:
+    def _fail_batch(self, batch: ProducerBatch, error: BaseException) -> None:
         manager = self.transaction_manager
-        if manager is not None and batch.has_sequence:
+        if manager is not None and self._current_sequence(batch):
             manager.failed(batch.tp, batch.base_sequence)
         if batch.done(-1, -1, error):
             _log.debug(
@@ -444,7 +433,6 @@ class Sender:
                 error=error,
             )
         self.accumulator.deallocate(batch)
-        self.accumulator.unmute(batch.tp)
 
     def _expired_error(self, batch: ProducerBatch, now: int) -> errors.KafkaError:
         return errors.RequestTimedOutError(
@@ -452,9 +440,6 @@ class Sender:
             f"{now - batch.created_ms} ms has passed since batch creation "
             f"(delivery.timeout.ms is {self.settings.delivery_timeout_ms})"
         )
-
-    def _fail_everything(self, error: BaseException) -> None:
-        self.accumulator.abort_incomplete_batches(error)
 
     # Closing.
 
@@ -465,9 +450,12 @@ class Sender:
     def when_idle(self) -> Deferred[None]:
         """
         @return: a Deferred that fires once nothing is waiting in the accumulator
-            and no request is in flight (at once if that is so now).
+            and no request is in flight (at once if that is so now, or after
+            L{force_close}); cancelling it only stops the wait.
         """
-        d: Deferred[None] = Deferred()
+        if self._force_closed or not self._running:
+            return succeed(None)
+        d: Deferred[None] = Deferred(self._idle_waiters.remove)
         self._idle_waiters.append(d)
         self.wakeup()
         return d
@@ -477,24 +465,35 @@ class Sender:
             return
         if self.accumulator.has_incomplete() or self.in_flight_requests():
             return
+        self._release_idle_waiters()
+
+    def _release_idle_waiters(self) -> None:
         waiters, self._idle_waiters = self._idle_waiters, []
         for d in waiters:
             d.callback(None)
+
+    def _cancel_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def force_close(self, error: BaseException) -> None:
-        """Fail everything not yet acknowledged and stop running."""
+        """
+        Fail everything not yet acknowledged with C{error} and stop running;
+        answers that come later for batches in flight are ignored.
+
+        @param error: the error the records fail with.
+        """
         self._force_closed = True
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        self._cancel_timer()
         self.accumulator.abort_incomplete_batches(error)
-        waiters, self._idle_waiters = self._idle_waiters, []
-        for d in waiters:
-            d.callback(None)
+        self._release_idle_waiters()
 
     def stop(self) -> None:
-        """Cancel the pending timer; used after a graceful close drained all."""
+        """
+        Stop running: cancel the pending timer and ignore later wake-ups; used
+        after a graceful close drained everything.
+        """
         self._running = False
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        self._cancel_timer()
+        self._release_idle_waiters()

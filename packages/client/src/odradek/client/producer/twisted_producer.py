@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from odradek.client import errors
 from odradek.client.config import ProducerConfig
 from odradek.client.network.cluster import PartitionInfo
 from odradek.client.producer.core import Callback, ProducerCore
@@ -19,6 +21,8 @@ from odradek.client.structs import ProducerRecord, RecordMetadata
 __all__ = ["TwistedProducer"]
 
 _log = Logger()
+
+_CLOSED = "Cannot perform operation after producer has been closed"
 
 
 class TwistedProducer:
@@ -58,6 +62,7 @@ class TwistedProducer:
         self._core = ProducerCore(self.config, reactor)
         self._core.start()
         self._closing: Deferred[None] | None = None
+        self._waiting: set[Deferred[Any]] = set()
 
     @property
     def core(self) -> ProducerCore:
@@ -79,15 +84,42 @@ class TwistedProducer:
             time-out ...).
         """
         core = self._core
+        if core.closed:
+            return self._refused(errors.IllegalStateError(_CLOSED), callback)
         count = core.partition_count(record.topic)
         if count is None or (
             record.partition is not None and record.partition >= count
         ):
-            waiting = core.metadata.wait_for_topic(
+            waiting: Deferred[Any] = core.metadata.wait_for_topic(
                 record.topic, core.config.max_block_ms
             )
-            return waiting.addCallback(lambda _: self._append(record, callback))
+            self._waiting.add(waiting)
+
+            def known(_: object) -> Deferred[RecordMetadata]:
+                self._waiting.discard(waiting)
+                return self._append(record, callback)
+
+            def failed(failure: Failure) -> Deferred[RecordMetadata]:
+                self._waiting.discard(waiting)
+                error = failure.value
+                if isinstance(error, CancelledError) and core.closed:
+                    error = errors.IllegalStateError(_CLOSED)
+                assert error is not None
+                return self._refused(error, callback)
+
+            return waiting.addCallbacks(known, failed)
         return self._append(record, callback)
+
+    def _refused(
+        self, error: BaseException, callback: Callback | None
+    ) -> Deferred[RecordMetadata]:
+        """Tell the callback, if any, that a record was not taken."""
+        if callback is not None:
+            try:
+                callback(None, error)
+            except Exception:
+                _log.failure("A send callback raised")
+        return fail(error)
 
     def _append(
         self, record: ProducerRecord, callback: Callback | None
@@ -109,11 +141,10 @@ class TwistedProducer:
                 d.callback(metadata)
 
         try:
-            self._core.append(record, completed)
+            # On the reactor thread nothing can free buffer.memory while we wait.
+            self._core.append(record, completed, max_block_ms=0)
         except Exception as error:
-            if callback is not None:
-                callback(None, error)
-            return fail(error)
+            return self._refused(error, callback)
         return d
 
     def flush(self) -> Deferred[None]:
@@ -137,27 +168,42 @@ class TwistedProducer:
         """
         Stop taking records, deliver what was sent (for at most C{timeout} seconds;
         C{None} waits as long as it takes) and release the connections. Records not
-        delivered in time fail with C{IllegalStateError}.
+        delivered in time fail with C{IllegalStateError}. Closing again returns
+        the same Deferred; with a C{timeout} of 0 it cuts the first close short.
 
+        @param timeout: seconds to deliver for at most; C{None} waits as long as
+            it takes, 0 fails the records not yet delivered at once.
         @return: a Deferred that fires when the producer is closed.
         """
         if self._closing is None:
             self._closing = self._core.close(timeout)
+            # Sends still waiting for their topic's metadata fail now.
+            for waiting in list(self._waiting):
+                waiting.cancel()
+        elif timeout is not None and timeout <= 0:
+            self._core.close(timeout)
         return self._closing
 
     def __repr__(self) -> str:
-        return f"<TwistedProducer {self.config.client_id or ''} {id(self):#x}>"
+        return f"<TwistedProducer {self._core.client_id} {id(self):#x}>"
 
 
 def _as_config(
     config: Mapping[str, object] | ProducerConfig | None, settings: Mapping[str, object]
 ) -> ProducerConfig:
+    """
+    @return: the configuration of a producer face: C{config}, with C{settings}
+        (keyword arguments, which may override a given L{ProducerConfig}'s keys).
+    @raise odradek.client.config.ConfigError: for an unknown key or a bad value.
+    """
     if isinstance(config, ProducerConfig):
-        if settings:
-            return ProducerConfig({**config.originals, **_dotted(settings)})
-        return config
+        if not settings:
+            return config
+        definition = ProducerConfig.definition()
+        by_attribute = {key.attribute: key.name for key in definition.values()}
+        # Unknown keys are passed on unchanged, so that the error names them.
+        overrides = {
+            by_attribute.get(key, key): value for key, value in settings.items()
+        }
+        return ProducerConfig({**config.originals, **overrides})
     return ProducerConfig(config or {}, **settings)
-
-
-def _dotted(settings: Mapping[str, object]) -> dict[str, object]:
-    return {key.replace("_", "."): value for key, value in settings.items()}

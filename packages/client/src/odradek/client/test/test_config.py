@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from odradek.client._configdef import NO_DEFAULT, Password, load_object
+from odradek.client._configdef import NO_DEFAULT
+from odradek.client._configtypes import Password, load_object
 from odradek.client.config import (
     CommonClientConfig,
     ConfigError,

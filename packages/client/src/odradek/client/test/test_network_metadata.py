@@ -16,7 +16,7 @@ from odradek.client.network.cluster import ClusterMetadata, Node, PartitionInfo
 from odradek.client.network.metadata import MetadataManager
 from odradek.client.network.pool import ConnectionPool
 from odradek.client.protocol import ApiKey, RequestHeader
-from odradek.client.test.test_network_connection import FakeBroker, FakeNetwork
+from odradek.client.test._networktools import FakeBroker, FakeNetwork
 
 BOOT = ("boot", 9000)
 B1 = Node(1, "b1", 9092)

@@ -22,7 +22,7 @@ from odradek.client.network.cluster import Node
 from odradek.client.network.pool import ConnectionPool
 from odradek.client.network.requests import metadata_request
 from odradek.client.protocol import ApiKey
-from odradek.client.test.test_network_connection import (
+from odradek.client.test._networktools import (
     FakeBroker,
     FakeNetwork,
     api_versions_response,

@@ -1,11 +1,9 @@
 """
-Tests for L{odradek.client.network.requests}, and the public names of
-L{odradek.client.network}.
+Tests for L{odradek.client.network.requests}.
 """
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from typing import cast
 
@@ -21,55 +19,32 @@ from kio.schema.metadata.v0 import response as metadata_v0
 from kio.schema.metadata.v7 import response as metadata_v7
 from kio.schema.metadata.v12 import response as metadata_v12
 from kio.schema.metadata.v13 import response as metadata_v13
-from kio.schema.produce.v3 import response as produce_v3
-from kio.schema.produce.v8 import response as produce_v8
 from kio.schema.types import BrokerId, ProducerId, TopicName
-from kio.static.primitive import TZAware, i16, i32, i32Timedelta, i64
-from kio.static.protocol import RequestPayload, ResponsePayload
+from kio.static.primitive import i16, i32
+from kio.static.protocol import ResponsePayload
 from twisted.trial.unittest import SynchronousTestCase
 
-import odradek.client.network
 from odradek.client import errors
 from odradek.client.network.cluster import Node, PartitionInfo
 from odradek.client.network.requests import (
     CLIENT_MAX_VERSIONS,
     CLIENT_SOFTWARE_NAME,
-    PartitionProduceResult,
     api_versions_request,
     client_software_version,
     client_version_range,
     client_versions,
     cluster_from_metadata_response,
-    init_producer_id_request,
     metadata_request,
-    parse_init_producer_id_response,
-    parse_produce_response,
-    produce_request,
 )
 from odradek.client.protocol import (
     SUPPORTED_VERSIONS,
     ApiKey,
-    RequestHeader,
     UnsupportedVersionError,
     VersionRange,
-    decode_request,
     decode_response,
-    encode_request,
     encode_response,
 )
-from odradek.client.structs import TopicPartition
-
-_NO_THROTTLE = i32Timedelta.parse(datetime.timedelta(0))
-
-
-def _round_trip(request: RequestPayload) -> RequestPayload:
-    """
-    Encode C{request} with a header and decode it again, as a broker would.
-    """
-    kind = type(request)
-    header = RequestHeader(int(kind.__api_key__), int(kind.__version__), 7, "test")
-    _, decoded = decode_request(encode_request(header, request))
-    return decoded
+from odradek.client.test._networktools import NO_THROTTLE, round_trip
 
 
 def _api_versions_v0(error: ErrorCode, *ranges: tuple[int, int, int]) -> object:
@@ -148,14 +123,14 @@ class ApiVersionsRequestTests(SynchronousTestCase):
         for version in (0, 1, 2):
             request = api_versions_request(version)
             self.assertEqual(type(request).__version__, version)
-            self.assertEqual(_round_trip(request), request)
+            self.assertEqual(round_trip(request), request)
 
     def test_client_software(self) -> None:
         """
         Versions 3 and 4 carry the client's name and installed version.
         """
         for version in (3, 4):
-            request = _round_trip(api_versions_request(version))
+            request = round_trip(api_versions_request(version))
             self.assertEqual(
                 request.client_software_name,  # type: ignore[union-attr]
                 CLIENT_SOFTWARE_NAME,
@@ -184,7 +159,7 @@ class MetadataRequestTests(SynchronousTestCase):
         """
         for version in range(14):
             request = metadata_request(version, ["a", "b"], True)
-            decoded = _round_trip(request)
+            decoded = round_trip(request)
             self.assertEqual(decoded, request)
             names = [topic.name for topic in decoded.topics]  # type: ignore[union-attr]
             self.assertEqual(names, ["a", "b"], f"version {version}")
@@ -195,7 +170,7 @@ class MetadataRequestTests(SynchronousTestCase):
         """
         self.assertEqual(metadata_request(0, None, True).topics, ())  # type: ignore[union-attr]
         for version in (1, 4, 9, 10, 13):
-            request = _round_trip(metadata_request(version, None, True))
+            request = round_trip(metadata_request(version, None, True))
             self.assertIsNone(request.topics)  # type: ignore[union-attr]
 
     def test_no_topics(self) -> None:
@@ -203,7 +178,7 @@ class MetadataRequestTests(SynchronousTestCase):
         An empty list asks for no topic from version 1 on; version 0 cannot say
         that.
         """
-        request = _round_trip(metadata_request(1, [], True))
+        request = round_trip(metadata_request(1, [], True))
         self.assertEqual(request.topics, ())  # type: ignore[union-attr]
         with self.assertRaises(UnsupportedVersionError) as caught:
             metadata_request(0, [], True)
@@ -214,7 +189,7 @@ class MetadataRequestTests(SynchronousTestCase):
         C{allow_auto_topic_creation} is sent from version 4 on.
         """
         for allow in (True, False):
-            request = _round_trip(metadata_request(4, ["a"], allow))
+            request = round_trip(metadata_request(4, ["a"], allow))
             self.assertEqual(
                 request.allow_auto_topic_creation,  # type: ignore[union-attr]
                 allow,
@@ -241,7 +216,7 @@ class MetadataRequestTests(SynchronousTestCase):
         """
         From version 10 on topics are named, with a null id.
         """
-        request = _round_trip(metadata_request(12, ["a"], True))
+        request = round_trip(metadata_request(12, ["a"], True))
         topic = request.topics[0]  # type: ignore[union-attr]
         self.assertIsNone(topic.topic_id)
         self.assertEqual(topic.name, "a")
@@ -286,7 +261,7 @@ def _v0_response() -> metadata_v0.MetadataResponse:
 
 def _v7_response() -> metadata_v7.MetadataResponse:
     return metadata_v7.MetadataResponse(
-        throttle_time=_NO_THROTTLE,
+        throttle_time=NO_THROTTLE,
         brokers=(
             metadata_v7.MetadataResponseBroker(
                 node_id=BrokerId(2), host="b2", port=i32(9093), rack="r1"
@@ -326,7 +301,7 @@ def _v7_response() -> metadata_v7.MetadataResponse:
 
 def _v13_response(error: ErrorCode) -> metadata_v13.MetadataResponse:
     return metadata_v13.MetadataResponse(
-        throttle_time=_NO_THROTTLE,
+        throttle_time=NO_THROTTLE,
         brokers=(),
         cluster_id=None,
         controller_id=BrokerId(-1),
@@ -405,7 +380,7 @@ class ClusterFromMetadataResponseTests(SynchronousTestCase):
         A topic named only by its id (version 12 and up) is skipped.
         """
         response = metadata_v12.MetadataResponse(
-            throttle_time=_NO_THROTTLE,
+            throttle_time=NO_THROTTLE,
             brokers=(),
             cluster_id=None,
             controller_id=BrokerId(-1),
@@ -439,252 +414,9 @@ class ClusterFromMetadataResponseTests(SynchronousTestCase):
         Another API's response is refused with TypeError.
         """
         response = InitProducerIdResponseV0(
-            throttle_time=_NO_THROTTLE,
+            throttle_time=NO_THROTTLE,
             error_code=ErrorCode.none,
             producer_id=ProducerId(1),
             producer_epoch=i16(0),
         )
         self.assertRaises(TypeError, cluster_from_metadata_response, response)
-
-
-class ProduceRequestTests(SynchronousTestCase):
-    """
-    L{produce_request} groups batches by topic.
-    """
-
-    batches = {
-        TopicPartition("a", 0): b"batch-a0",
-        TopicPartition("b", 2): b"batch-b2",
-        TopicPartition("a", 1): b"batch-a1",
-    }
-
-    def test_grouped_by_topic(self) -> None:
-        """
-        Partitions of one topic share one topic entry; every field round-trips.
-        """
-        for version in (3, 7, 9, 12):
-            request = produce_request(
-                version,
-                acks=-1,
-                timeout_ms=1500,
-                transactional_id="tx",
-                batches=self.batches,
-            )
-            decoded = _round_trip(request)
-            self.assertEqual(decoded, request)
-            self.assertEqual(decoded.acks, -1)  # type: ignore[union-attr]
-            self.assertEqual(
-                decoded.timeout,  # type: ignore[union-attr]
-                datetime.timedelta(milliseconds=1500),
-            )
-            self.assertEqual(decoded.transactional_id, "tx")  # type: ignore[union-attr]
-            layout = {
-                topic.name: [
-                    (partition.index, bytes(partition.records))
-                    for partition in topic.partition_data
-                ]
-                for topic in decoded.topic_data  # type: ignore[union-attr]
-            }
-            self.assertEqual(
-                layout,
-                {
-                    "a": [(0, b"batch-a0"), (1, b"batch-a1")],
-                    "b": [(2, b"batch-b2")],
-                },
-            )
-
-    def test_version_13_refused(self) -> None:
-        """
-        Version 13 needs topic ids, which this client does not build.
-        """
-        with self.assertRaises(UnsupportedVersionError) as caught:
-            produce_request(
-                13, acks=1, timeout_ms=1, transactional_id=None, batches=self.batches
-            )
-        self.assertIn("3 to 12", str(caught.exception))
-
-
-def _produce_partition_v8(
-    index: int, error: ErrorCode, append_time: TZAware | None
-) -> produce_v8.PartitionProduceResponse:
-    return produce_v8.PartitionProduceResponse(
-        index=i32(index),
-        error_code=error,
-        base_offset=i64(100 if error == ErrorCode.none else -1),
-        log_append_time=append_time,
-        log_start_offset=i64(7),
-        record_errors=(
-            ()
-            if error == ErrorCode.none
-            else (
-                produce_v8.BatchIndexAndErrorMessage(
-                    batch_index=i32(2), batch_index_error_message="bad record"
-                ),
-            )
-        ),
-        error_message=None if error == ErrorCode.none else "invalid record",
-    )
-
-
-class ParseProduceResponseTests(SynchronousTestCase):
-    """
-    L{parse_produce_response} reads per-partition results.
-    """
-
-    def test_version_8(self) -> None:
-        """
-        Version 8 carries log start offsets, record errors and error messages.
-        """
-        # kio's TZAware type refuses milliseconds, which its reader produces.
-        moment = cast(
-            TZAware,
-            datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC),
-        )
-        response = produce_v8.ProduceResponse(
-            responses=(
-                produce_v8.TopicProduceResponse(
-                    name=TopicName("a"),
-                    partition_responses=(
-                        _produce_partition_v8(0, ErrorCode.none, moment),
-                        _produce_partition_v8(1, ErrorCode.invalid_record, None),
-                    ),
-                ),
-            ),
-            throttle_time=_NO_THROTTLE,
-        )
-        _, decoded = decode_response(encode_response(3, response), ApiKey.PRODUCE, 8)
-        results = parse_produce_response(decoded)
-        self.assertEqual(
-            results,
-            {
-                TopicPartition("a", 0): PartitionProduceResult(
-                    0, 100, int(moment.timestamp() * 1000), 7, None, ()
-                ),
-                TopicPartition("a", 1): PartitionProduceResult(
-                    87, -1, -1, 7, "invalid record", ((2, "bad record"),)
-                ),
-            },
-        )
-        self.assertEqual(
-            results[TopicPartition("a", 0)].log_append_time_ms, 1704164645678
-        )
-        self.assertIs(type(results[TopicPartition("a", 1)].error_code), int)
-
-    def test_version_3(self) -> None:
-        """
-        Version 3 lacks the log start offset and record errors.
-        """
-        response = produce_v3.ProduceResponse(
-            responses=(
-                produce_v3.TopicProduceResponse(
-                    name=TopicName("b"),
-                    partition_responses=(
-                        produce_v3.PartitionProduceResponse(
-                            index=i32(4),
-                            error_code=ErrorCode.not_leader_or_follower,
-                            base_offset=i64(-1),
-                            log_append_time=None,
-                        ),
-                    ),
-                ),
-            ),
-        )
-        self.assertEqual(
-            parse_produce_response(response),
-            {TopicPartition("b", 4): PartitionProduceResult(6, -1, -1, -1, None, ())},
-        )
-
-
-class InitProducerIdTests(SynchronousTestCase):
-    """
-    L{init_producer_id_request} and L{parse_init_producer_id_response}.
-    """
-
-    def test_version_0(self) -> None:
-        """
-        Version 0 carries the transactional id and timeout only.
-        """
-        request = _round_trip(
-            init_producer_id_request(
-                0, transactional_id=None, transaction_timeout_ms=60000
-            )
-        )
-        self.assertIsNone(request.transactional_id)  # type: ignore[union-attr]
-        self.assertEqual(
-            request.transaction_timeout,  # type: ignore[union-attr]
-            datetime.timedelta(seconds=60),
-        )
-
-    def test_version_0_refuses_producer_id(self) -> None:
-        """
-        A producer id and epoch need version 3.
-        """
-        self.assertRaises(
-            UnsupportedVersionError,
-            init_producer_id_request,
-            2,
-            transactional_id="t",
-            transaction_timeout_ms=1,
-            producer_id=5,
-            producer_epoch=1,
-        )
-
-    def test_version_3_and_up(self) -> None:
-        """
-        From version 3 on the current producer id and epoch are sent.
-        """
-        for version in (3, 4, 5, 6):
-            request = _round_trip(
-                init_producer_id_request(
-                    version,
-                    transactional_id="t",
-                    transaction_timeout_ms=1000,
-                    producer_id=42,
-                    producer_epoch=3,
-                )
-            )
-            self.assertEqual(
-                (request.producer_id, request.producer_epoch),  # type: ignore[union-attr]
-                (42, 3),
-            )
-
-    def test_parse(self) -> None:
-        """
-        The answer reads as (error code, producer id, epoch), all ints.
-        """
-        response = InitProducerIdResponseV0(
-            throttle_time=_NO_THROTTLE,
-            error_code=ErrorCode.coordinator_not_available,
-            producer_id=ProducerId(-1),
-            producer_epoch=i16(-1),
-        )
-        parsed = parse_init_producer_id_response(response)
-        self.assertEqual(parsed, (15, -1, -1))
-        self.assertEqual([type(value) for value in parsed], [int, int, int])
-
-
-class NetworkPublicNamesTests(SynchronousTestCase):
-    """
-    L{odradek.client.network} exports exactly the names it documents.
-    """
-
-    def test_all(self) -> None:
-        """
-        C{__all__} lists the package's public names, each importable.
-        """
-        self.assertEqual(
-            sorted(odradek.client.network.__all__),
-            [
-                "CLIENT_MAX_VERSIONS",
-                "ClusterMetadata",
-                "ConnectionPool",
-                "KafkaConnection",
-                "MetadataManager",
-                "Node",
-                "PartitionInfo",
-                "PartitionProduceResult",
-                "parse_bootstrap_servers",
-            ],
-        )
-        for name in odradek.client.network.__all__:
-            self.assertTrue(hasattr(odradek.client.network, name), name)

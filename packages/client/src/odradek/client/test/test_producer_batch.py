@@ -12,12 +12,8 @@ from odradek.client.errors import (
     NotLeaderOrFollowerError,
     RequestTimedOutError,
 )
-from odradek.client.producer.batch import (
-    FinalState,
-    FutureRecordMetadata,
-    ProducerBatch,
-    ProduceRequestResult,
-)
+from odradek.client.producer.batch import FinalState, ProducerBatch
+from odradek.client.producer.future import FutureRecordMetadata, ProduceRequestResult
 from odradek.client.records import (
     RECORD_BATCH_OVERHEAD,
     CompressionType,
