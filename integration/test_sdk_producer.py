@@ -274,23 +274,11 @@ TOPIC_MAX_MESSAGE_BYTES = 4096
 TOO_LARGE_VALUE = b"L" * 10_000
 
 
-IDEMPOTENCE_GAP_BUG = (
-    "SDK bug: an idempotent producer does not repair the sequence gap a batch "
-    "refused with MESSAGE_TOO_LARGE leaves; the next batch of the partition fails "
-    "with OutOfOrderSequenceError instead of being re-sequenced under a bumped epoch "
-    "(Java: TransactionManager.handleFailedBatch / canRetry)"
-)
-
-
 @pytest.mark.parametrize(
     "idempotence",
     [
         pytest.param(False, id="plain"),
-        pytest.param(
-            True,
-            id="idempotent",
-            marks=pytest.mark.xfail(strict=True, reason=IDEMPOTENCE_GAP_BUG),
-        ),
+        pytest.param(True, id="idempotent"),
     ],
 )
 def test_larger_than_topic_max_message_bytes(

@@ -1,6 +1,7 @@
 """
-A Sphinx directive that writes the configuration reference from the broker's own
-tables of keys, so that the documentation cannot drift from the code.
+A Sphinx directive that writes the configuration reference from the broker's and
+the client's own tables of keys, so that the documentation cannot drift from the
+code.
 
     .. odradek-config:: broker
     .. odradek-config:: topic
@@ -62,17 +63,41 @@ def _topic_lines() -> list[str]:
     return lines
 
 
+def _client_default(default: object) -> str:
+    """
+    Show a client key's default as a user would write it: C{(required)} for a key
+    without one, booleans as C{true}/C{false}, lists comma-separated, classes and
+    functions by import path.
+    """
+    from odradek.client._configdef import NO_DEFAULT
+
+    if default is NO_DEFAULT:
+        return "(required)"
+    if default is None:
+        return _literal(None)
+    if isinstance(default, bool):
+        return _literal(str(default).lower())
+    if isinstance(default, (list, tuple)):
+        return _literal(", ".join(str(item) for item in default))
+    if isinstance(default, (str, int, float)):
+        return _literal(str(default))
+    qualname = getattr(default, "__qualname__", None)
+    if qualname is not None:
+        return _literal(f"{default.__module__}:{qualname}")
+    raise ValueError(f"cannot show the default {default!r} in the reference")
+
+
 def _producer_lines() -> list[str]:
     from odradek.client.config import ProducerConfig, config_reference
 
     lines: list[str] = []
     for name, type_name, default, doc in config_reference(ProducerConfig):
-        if default is None or isinstance(default, (str, int, float, bool, list)):
-            shown = _literal(None if default is None else str(default))
-        else:
-            shown = "(required)"
         lines += [f"``{name}``", f"   {doc}", ""]
-        lines += [f"   :Type: {type_name.lower()}", f"   :Default: {shown}", ""]
+        lines += [
+            f"   :Type: {type_name.lower()}",
+            f"   :Default: {_client_default(default)}",
+            "",
+        ]
     return lines
 
 

@@ -355,6 +355,12 @@ class RecordAccumulator:
                     index += 1
             dq.insert(index, batch)
 
+    def retried_batches(self, tp: TopicPartition) -> list[ProducerBatch]:
+        """@return: C{tp}'s queued batches holding sequences (retries), oldest first."""
+        with self._lock:
+            dq = self._topics.get(tp.topic, {}).get(tp.partition, ())
+            return [batch for batch in dq if batch.has_sequence]
+
     def expired_batches(self, now_ms: int) -> list[ProducerBatch]:
         """
         Take out of their queues the batches created C{delivery.timeout.ms} ago or
@@ -401,11 +407,7 @@ class RecordAccumulator:
             return any(self._queues())
 
     def partition_queue_sizes(self, topic: str) -> dict[int, int]:
-        """
-        @param topic: a topic.
-        @return: how many batches wait for each of its partitions that has a queue
-            (for the built-in partitioner's adaptive mode).
-        """
+        """@return: how many batches wait in each queue of C{topic}'s partitions."""
         with self._lock:
             return {p: len(dq) for p, dq in self._topics.get(topic, {}).items()}
 

@@ -27,6 +27,7 @@ from odradek.client.producer.future import (
 )
 from odradek.client.records.builder import MAX_RECORD_OVERHEAD, RecordBatchBuilder
 from odradek.client.records.layout import NO_SEQUENCE, NO_TIMESTAMP, Header
+from odradek.client.records.offsets import restamp_producer_state
 from odradek.client.structs import TopicPartition
 
 __all__ = ["FinalState", "ProducerBatch"]
@@ -217,8 +218,8 @@ class ProducerBatch:
         @param producer_epoch: the producer epoch.
         @param base_sequence: the sequence number of the batch's first record.
         @param is_transactional: whether the records belong to a transaction.
-        @raise IllegalStateError: if the batch is closed: a retried batch keeps its
-            bytes.
+        @raise IllegalStateError: if the batch is closed: a batch to retry under a
+            new epoch is renumbered with L{reset_producer_state}.
         """
         if self._records is not None:
             raise IllegalStateError(
@@ -230,6 +231,36 @@ class ProducerBatch:
         builder.producer_epoch = producer_epoch
         builder.base_sequence = base_sequence
         builder.is_transactional = is_transactional
+
+    def reset_producer_state(
+        self, producer_id: int, producer_epoch: int, base_sequence: int
+    ) -> None:
+        """
+        Give a batch that holds a sequence another producer id, epoch and base
+        sequence, closed or not (Kafka's C{ProducerBatch.resetProducerState}): an
+        idempotent producer does so when it bumps its epoch and numbers its
+        unacknowledged batches from 0 again. A closed batch's bytes are rewritten
+        in place with a new CRC (L{restamp_producer_state}); the transactional flag
+        stays.
+
+        @param producer_id: the producer id.
+        @param producer_epoch: the producer epoch.
+        @param base_sequence: the sequence number of the batch's first record.
+        @raise IllegalStateError: if the batch holds no sequence yet (give it one
+            with L{set_producer_state}) or is complete.
+        """
+        if not self.has_sequence or self._final_state is not None:
+            raise IllegalStateError(
+                f"the batch for {self.topic_partition} holds no sequence to reset"
+            )
+        builder = self._builder
+        builder.producer_id = producer_id
+        builder.producer_epoch = producer_epoch
+        builder.base_sequence = base_sequence
+        if self._records is not None:
+            buffer = bytearray(self._records)
+            restamp_producer_state(buffer, producer_id, producer_epoch, base_sequence)
+            self._records = bytes(buffer)
 
     @property
     def producer_id(self) -> int:

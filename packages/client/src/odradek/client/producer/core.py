@@ -47,6 +47,13 @@ Callback = Callable[[RecordMetadata | None, BaseException | None], object]
 #: Numbers the producers of this process that have no C{client.id}, as Java does.
 _client_numbers = itertools.count(1)
 
+#: About what a small record takes in a batch besides its key and value: its
+#: length, attributes, timestamp and offset deltas, key and value lengths and
+#: header count (the sticky partitioner counts bytes with it).
+_RECORD_SLACK = 7
+#: More than the varints of a key and value length can take beyond one byte each.
+_VARINT_SLACK = 32
+
 _COMPRESSION = {
     "none": CompressionType.NONE,
     "gzip": CompressionType.GZIP,
@@ -101,6 +108,14 @@ class ProducerCore:
         self._built_in: dict[str, BuiltInPartitioner] = {}
         self._max_request_size = config.max_request_size
         self._buffer_memory = config.buffer_memory
+        # Keys and values up to this many bytes (together, without headers) cannot
+        # exceed max.request.size or buffer.memory: no exact size is needed.
+        self._size_limit = (
+            min(config.max_request_size, config.buffer_memory)
+            - RecordBatchBuilder.estimate_size_upper_bound(None, None, ())
+            - _VARINT_SLACK
+        )
+        self._partitions_cache: dict[str, dict[int, TopicPartition]] = {}
         self._max_block_ms = config.max_block_ms
         compression = _COMPRESSION[config.compression_type]
         self._compression = compression
@@ -172,30 +187,32 @@ class ProducerCore:
         key_bytes = self._key_serializer.serialize(topic, record.key)
         value_bytes = self._value_serializer.serialize(topic, record.value)
         headers = record.headers
-        size = RecordBatchBuilder.estimate_size_upper_bound(
-            key_bytes, value_bytes, headers
+        # Exact sizes only near a limit or with headers; otherwise the record's
+        # size in its batch is its key and value plus a few bytes of varints.
+        size = (0 if key_bytes is None else len(key_bytes)) + (
+            0 if value_bytes is None else len(value_bytes)
         )
-        if size > self._max_request_size:
-            raise errors.RecordTooLargeError(
-                f"The message is {size} bytes when serialized which is larger than "
-                f"{self._max_request_size}, which is the value of the "
-                "max.request.size configuration."
+        if headers or size > self._size_limit:
+            size = RecordBatchBuilder.estimate_size_upper_bound(
+                key_bytes, value_bytes, headers
             )
-        if size > self._buffer_memory:
-            raise errors.RecordTooLargeError(
-                f"The message is {size} bytes when serialized which is larger than "
-                "the total memory buffer you have configured with the "
-                "buffer.memory configuration."
+            self._check_size(size)
+            appended = RecordBatchBuilder.record_size_in_bytes(
+                0, 0, key_bytes, value_bytes, headers
             )
+        else:
+            appended = size + _RECORD_SLACK
         cluster = self.metadata.current
         now = int(self.reactor.seconds() * 1000)
-        timestamp = record.timestamp if record.timestamp is not None else now
+        timestamp = record.timestamp
+        if timestamp is None:
+            timestamp = now
         partition = record.partition
         sticky: BuiltInPartitioner | None = None
         if partition is None:
             partition = self._choose(record, key_bytes, value_bytes, cluster)
             if partition < 0:
-                sticky = self._sticky(topic, cluster)
+                sticky = self._built_in.get(topic) or self._sticky(topic, cluster)
                 partition = sticky.peek_current_partition(cluster)
         else:
             count = cluster.partition_count(topic) or 0
@@ -204,12 +221,11 @@ class ProducerCore:
                     f"partition {partition} of topic {topic} is not in the "
                     f"metadata: the topic has {count} partition(s)"
                 )
-        accumulator = self.accumulator
         if max_block_ms is None:
             max_block_ms = self._max_block_ms
         on_new_batch = self._on_new_batch if sticky is None else None
-        result = accumulator.append(
-            TopicPartition(topic, partition),
+        result = self.accumulator.append(
+            self._topic_partition(topic, partition),
             timestamp,
             key_bytes,
             value_bytes,
@@ -225,8 +241,8 @@ class ProducerCore:
             assert on_new_batch is not None
             on_new_batch(topic, cluster, partition)
             partition = self._choose(record, key_bytes, value_bytes, cluster)
-            result = accumulator.append(
-                TopicPartition(topic, partition),
+            result = self.accumulator.append(
+                self._topic_partition(topic, partition),
                 timestamp,
                 key_bytes,
                 value_bytes,
@@ -239,17 +255,44 @@ class ProducerCore:
             # KIP-794: switch after batch.size bytes, counting what the record
             # takes in its batch, but not while the open batch still has room (then
             # only after twice batch.size).
-            appended = RecordBatchBuilder.record_size_in_bytes(
-                0, 0, key_bytes, value_bytes, headers
-            )
             sticky.update_partition_info(
                 appended, cluster, enable_switch=result.batch_is_full
             )
-        if result.batch_is_full or result.new_batch_created:
+        if result.batch_is_full:
             self.sender.wakeup()
+        elif result.new_batch_created:
+            self.sender.wakeup_if_idle()
         future = result.future
         assert future is not None
         return future
+
+    def _check_size(self, size: int) -> None:
+        """
+        @raise errors.RecordTooLargeError: if a record of C{size} bytes (bounded as
+            Kafka does) exceeds C{max.request.size} or C{buffer.memory}.
+        """
+        if size > self._max_request_size:
+            raise errors.RecordTooLargeError(
+                f"The message is {size} bytes when serialized which is larger than "
+                f"{self._max_request_size}, which is the value of the "
+                "max.request.size configuration."
+            )
+        if size > self._buffer_memory:
+            raise errors.RecordTooLargeError(
+                f"The message is {size} bytes when serialized which is larger than "
+                "the total memory buffer you have configured with the "
+                "buffer.memory configuration."
+            )
+
+    def _topic_partition(self, topic: str, partition: int) -> TopicPartition:
+        """@return: the one L{TopicPartition} object for a partition (cached)."""
+        known = self._partitions_cache.get(topic)
+        if known is None:
+            known = self._partitions_cache[topic] = {}
+        tp = known.get(partition)
+        if tp is None:
+            tp = known[partition] = TopicPartition(topic, partition)
+        return tp
 
     def _choose(
         self,

@@ -21,18 +21,13 @@ from twisted.python.failure import Failure
 
 from odradek.client import errors
 from odradek.client.network.cluster import Node
-from odradek.client.network.requests import (
-    init_producer_id_request,
-    parse_init_producer_id_response,
-    parse_produce_response,
-    produce_request,
-)
+from odradek.client.network.requests import parse_produce_response, produce_request
+from odradek.client.producer._idempotence import EpochManager
 from odradek.client.producer.transaction_manager import TransactionManager
 from odradek.client.protocol.apis import ApiKey
 from odradek.client.structs import TopicPartition
 
 if TYPE_CHECKING:
-    from odradek.client.network.connection import KafkaConnection
     from odradek.client.network.metadata import MetadataManager
     from odradek.client.network.pool import ConnectionPool
     from odradek.client.producer.accumulator import RecordAccumulator
@@ -86,7 +81,8 @@ class Sender:
     @ivar pool: connections to the brokers.
     @ivar settings: the producer's settings.
     @ivar transaction_manager: the idempotent producer's state, or C{None} when
-        idempotence is off.
+        idempotence is off; its producer id and epoch are kept by an
+        L{EpochManager}.
     """
 
     reactor: _Reactor
@@ -99,10 +95,21 @@ class Sender:
     _wakeup_pending: bool = attrs.field(default=False, init=False)
     _in_flight: dict[int, int] = attrs.field(factory=dict, init=False)
     _connecting: set[int] = attrs.field(factory=set, init=False)
-    _producer_id_pending: bool = attrs.field(default=False, init=False)
+    _epochs: EpochManager | None = attrs.field(default=None, init=False)
     _running: bool = attrs.field(default=True, init=False)
     _force_closed: bool = attrs.field(default=False, init=False)
     _idle_waiters: list[Deferred[None]] = attrs.field(factory=list, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.transaction_manager is not None:
+            self._epochs = EpochManager(
+                self.transaction_manager,
+                self.accumulator,
+                self.metadata,
+                self.settings.transaction_timeout_ms,
+                self.wakeup,
+                self._schedule,
+            )
 
     # Waking up.
 
@@ -116,6 +123,16 @@ class Sender:
             return
         self._wakeup_pending = True
         self.reactor.callFromThread(self._woken)
+
+    def wakeup_if_idle(self) -> None:
+        """
+        Wake the sender only if no pass is scheduled: a new batch that is not full
+        needs a linger timer, and a scheduled pass sets one. Safe from any thread:
+        a timer that fires meanwhile runs a pass that sees the new batch.
+        """
+        timer = self._timer
+        if timer is None or not timer.active():
+            self.wakeup()
 
     def _woken(self) -> None:
         self._wakeup_pending = False
@@ -152,9 +169,9 @@ class Sender:
         now = self._now_ms()
         for batch in self.accumulator.expired_batches(now):
             self._fail_batch(batch, self._expired_error(batch, now))
-        manager = self.transaction_manager
-        if manager is not None and not manager.has_producer_id():
-            self._ensure_producer_id()
+        manager, epochs = self.transaction_manager, self._epochs
+        if manager is not None and epochs is not None and not manager.has_producer_id():
+            epochs.ensure(self.in_flight_requests())
             if self.accumulator.has_undrained():
                 self._schedule(self.settings.request_timeout_ms)
             self._notify_idle()
@@ -184,13 +201,23 @@ class Sender:
                 continue
             if self._in_flight.get(node_id, 0) < self.settings.max_in_flight:
                 sendable.add(node_id)
-        if sendable:
+        while sendable:
             drained = self.accumulator.drain(
                 cluster, sendable, self.settings.max_request_size, now
             )
-            for node_id, batches in drained.items():
-                if batches:
-                    self._send_produce(node_id, batches)
+            sent = [node_id for node_id, batches in drained.items() if batches]
+            for node_id in sent:
+                self._send_produce(node_id, drained[node_id])
+            # One batch per partition per request: while more full batches wait
+            # and requests may go in flight, send them now rather than one per
+            # pass of the reactor loop.
+            ready = self.accumulator.ready(cluster, now)
+            sendable = {
+                node_id
+                for node_id in sent
+                if node_id in ready.ready_nodes
+                and self._in_flight.get(node_id, 0) < self.settings.max_in_flight
+            }
         if self.accumulator.has_undrained():
             self._schedule(max(ready.next_ready_check_delay_ms, 1))
         self._notify_idle()
@@ -215,57 +242,6 @@ class Sender:
 
         self.pool.get(node).addCallbacks(connected, failed)
 
-    # Producer ids.
-
-    def _ensure_producer_id(self) -> None:
-        manager = self.transaction_manager
-        assert manager is not None
-        if self._producer_id_pending:
-            return
-        if manager.epoch_bump_required:
-            if self.in_flight_requests():
-                return  # wait for the requests in flight to come back
-            if manager.bump_epoch():
-                _log.info("Bumped the producer epoch to {e}", e=manager.producer_epoch)
-                self.wakeup()
-                return
-        self._producer_id_pending = True
-        d = self.metadata.least_loaded_connection()
-
-        def ask(connection: KafkaConnection) -> Deferred[Any]:
-            version = connection.version_for(ApiKey.INIT_PRODUCER_ID)
-            request = init_producer_id_request(
-                version,
-                transactional_id=None,
-                transaction_timeout_ms=self.settings.transaction_timeout_ms,
-            )
-            return connection.send(request)
-
-        def answered(response: Any) -> None:
-            self._producer_id_pending = False
-            code, producer_id, epoch = parse_init_producer_id_response(response)
-            if code:
-                error = errors.error_for_code(code)
-                _log.warn("InitProducerId failed: {error}", error=error.name)
-                if not error.retriable:
-                    self.accumulator.abort_incomplete_batches(
-                        error(f"cannot get a producer id for idempotence: {error.name}")
-                    )
-                    self.wakeup()
-                    return
-                self._schedule(self.metadata.retry_backoff_ms)
-                return
-            assert self.transaction_manager is not None
-            self.transaction_manager.set_producer_id_and_epoch(producer_id, epoch)
-            self.wakeup()
-
-        def failed(failure: Failure) -> None:
-            self._producer_id_pending = False
-            _log.debug("InitProducerId failed: {error}", error=failure.value)
-            self._schedule(self.metadata.retry_backoff_ms)
-
-        d.addCallback(ask).addCallbacks(answered, failed)
-
     # Produce requests.
 
     def _send_produce(self, node_id: int, batches: list[ProducerBatch]) -> None:
@@ -280,11 +256,9 @@ class Sender:
             for batch in batches:
                 self._retry_or_fail(batch, error, now)
             return
-        if self.settings.max_in_flight == 1:
-            # Kafka's guaranteeMessageOrder: nothing more of these partitions goes
-            # out (to any node) until this request is settled.
-            for tp in by_partition:
-                self.accumulator.mute(tp)
+        muted = self._partitions_to_mute(by_partition)
+        for tp in muted:
+            self.accumulator.mute(tp)
         acks = self.settings.acks
         request = produce_request(
             version,
@@ -302,17 +276,31 @@ class Sender:
         d.addCallbacks(
             self._produced,
             self._produce_failed,
-            callbackArgs=(node_id, by_partition),
-            errbackArgs=(node_id, by_partition),
+            callbackArgs=(node_id, by_partition, muted),
+            errbackArgs=(node_id, by_partition, muted),
         )
 
-    def _settled(
-        self, node_id: int, batches: dict[TopicPartition, ProducerBatch]
-    ) -> None:
-        self._in_flight[node_id] -= 1
+    def _partitions_to_mute(
+        self, batches: dict[TopicPartition, ProducerBatch]
+    ) -> list[TopicPartition]:
+        """
+        @return: the partitions of which nothing more may go out (to any node)
+            until this request is settled: all of them with one request in flight
+            per connection (Kafka's guaranteeMessageOrder), else those whose batch
+            holds sequences of an older epoch, so that no batch of the new epoch
+            overtakes it.
+        """
         if self.settings.max_in_flight == 1:
-            for tp in batches:
-                self.accumulator.unmute(tp)
+            return list(batches)
+        manager = self.transaction_manager
+        if manager is None:
+            return []
+        return [tp for tp, batch in batches.items() if manager.is_stale(batch)]
+
+    def _settled(self, node_id: int, muted: list[TopicPartition]) -> None:
+        self._in_flight[node_id] -= 1
+        for tp in muted:
+            self.accumulator.unmute(tp)
         self.wakeup()
 
     def _produced(
@@ -320,12 +308,13 @@ class Sender:
         response: Any,
         node_id: int,
         batches: dict[TopicPartition, ProducerBatch],
+        muted: list[TopicPartition],
     ) -> None:
         now = self._now_ms()
         if response is None:  # acks=0: nothing comes back
             for batch in batches.values():
                 self._complete_batch(batch, -1, -1)
-            self._settled(node_id, batches)
+            self._settled(node_id, muted)
             return
         results = parse_produce_response(response)
         for tp, batch in batches.items():
@@ -346,13 +335,14 @@ class Sender:
                 )
                 continue
             self._handle_error(batch, error_class(result.error_message or None), now)
-        self._settled(node_id, batches)
+        self._settled(node_id, muted)
 
     def _produce_failed(
         self,
         failure: Failure,
         node_id: int,
         batches: dict[TopicPartition, ProducerBatch],
+        muted: list[TopicPartition],
     ) -> None:
         now = self._now_ms()
         error = failure.value
@@ -361,50 +351,42 @@ class Sender:
         self.metadata.request_update()
         for batch in batches.values():
             self._retry_or_fail(batch, error, now)
-        self._settled(node_id, batches)
-
-    def _current_sequence(self, batch: ProducerBatch) -> bool:
-        """@return: whether C{batch} holds a sequence of the current epoch."""
-        manager = self.transaction_manager
-        return (
-            manager is not None
-            and batch.has_sequence
-            and batch.producer_id == manager.producer_id
-            and batch.producer_epoch == manager.producer_epoch
-        )
+        self._settled(node_id, muted)
 
     def _handle_error(
         self, batch: ProducerBatch, error: errors.KafkaError, now: int
     ) -> None:
-        manager = self.transaction_manager
         if isinstance(error, _METADATA_ERRORS):
             self.metadata.request_update()
-        if manager is not None and self._current_sequence(batch):
-            if isinstance(error, errors.OutOfOrderSequenceError):
-                if not manager.is_next_in_line(batch.tp, batch.base_sequence):
-                    # An earlier batch of this partition is being retried.
-                    self._retry_or_fail(batch, errors.NetworkError(str(error)), now)
-                    return
-                manager.require_epoch_bump()
-            elif isinstance(error, errors.UnknownProducerIdError):
-                manager.require_epoch_bump()
-        self._retry_or_fail(batch, error, now)
+        manager = self.transaction_manager
+        # OUT_OF_ORDER_SEQUENCE_NUMBER and UNKNOWN_PRODUCER_ID are retried, after a
+        # new epoch where the manager asks for one.
+        retriable = manager is not None and manager.retry_after_sequence_error(
+            batch, error
+        )
+        self._retry_or_fail(batch, error, now, retriable=retriable)
 
     def _retry_or_fail(
-        self, batch: ProducerBatch, error: BaseException, now: int
+        self,
+        batch: ProducerBatch,
+        error: BaseException,
+        now: int,
+        *,
+        retriable: bool = False,
     ) -> None:
-        retriable = isinstance(error, errors.KafkaError) and error.retriable
+        """
+        Put C{batch} back for a retry if C{error} (or C{retriable}) allows it and
+        neither its retries nor its delivery timeout are spent; else fail it.
+        """
+        retriable = retriable or (
+            isinstance(error, errors.KafkaError) and error.retriable
+        )
         if (
             retriable
             and not self._force_closed
             and batch.attempts < self.settings.retries
             and not batch.has_reached_delivery_timeout(
                 self.settings.delivery_timeout_ms, now
-            )
-            and not (
-                self.transaction_manager is not None
-                and self.transaction_manager.epoch_bump_required
-                and batch.has_sequence
             )
         ):
             _log.debug("Retrying a batch of {tp}: {error}", tp=batch.tp, error=error)
@@ -415,16 +397,15 @@ class Sender:
     def _complete_batch(
         self, batch: ProducerBatch, base_offset: int, log_append_time: int
     ) -> None:
-        manager = self.transaction_manager
-        if manager is not None and self._current_sequence(batch):
-            manager.acknowledged(batch.tp, batch.base_sequence, batch.record_count)
+        if self.transaction_manager is not None:
+            self.transaction_manager.acknowledged(batch)
         batch.done(base_offset, log_append_time, None)
         self.accumulator.deallocate(batch)
 
     def _fail_batch(self, batch: ProducerBatch, error: BaseException) -> None:
-        manager = self.transaction_manager
-        if manager is not None and self._current_sequence(batch):
-            manager.failed(batch.tp, batch.base_sequence)
+        if self.transaction_manager is not None:
+            # A gap in the partition's sequences: the manager asks for a new epoch.
+            self.transaction_manager.failed(batch)
         if batch.done(-1, -1, error):
             _log.debug(
                 "Failed {count} record(s) of {tp}: {error}",

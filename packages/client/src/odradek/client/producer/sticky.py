@@ -52,7 +52,7 @@ class _LoadStats:
     partition_ids: tuple[int, ...]
 
 
-@attrs.define
+@attrs.define(on_setattr=attrs.setters.NO_OP)
 class BuiltInPartitioner:
     """
     The sticky partition of one topic's keyless records (KIP-794), which the

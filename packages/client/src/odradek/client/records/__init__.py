@@ -2,7 +2,8 @@
 The record batch format v2 (magic 2) of the Kafka protocol: building batches
 (L{RecordBatchBuilder}), reading them lazily (L{RecordBatchReader},
 L{DefaultRecordBatch}), compression codecs, control records and the in-place header
-rewrite a partition leader does on append (L{assign_offsets}).
+rewrites: a partition leader's on append (L{assign_offsets}) and an idempotent
+producer's when it renumbers a batch (L{restamp_producer_state}).
 
 Sans-IO: nothing here touches a socket, a file or a reactor.
 """
@@ -26,7 +27,7 @@ from odradek.client.records.layout import (
     Record,
     TimestampType,
 )
-from odradek.client.records.offsets import assign_offsets
+from odradek.client.records.offsets import assign_offsets, restamp_producer_state
 from odradek.client.records.reader import (
     DefaultRecordBatch,
     RecordBatchReader,
@@ -56,4 +57,5 @@ __all__ = [
     "compress",
     "decompress",
     "iter_batches",
+    "restamp_producer_state",
 ]

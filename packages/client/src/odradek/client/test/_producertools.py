@@ -7,15 +7,13 @@ L{Sender} wired to them (L{SenderTestCase}).
 
 from __future__ import annotations
 
-import dataclasses
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 from kio.schema.errors import ErrorCode
-from kio.schema.types import ProducerId, TopicName
-from kio.static.primitive import i16, i32, i64
+from kio.schema.types import ProducerId
+from kio.static.primitive import i16
 from kio.static.protocol import RequestPayload
 from twisted.internet.protocol import connectionDone
 from twisted.internet.task import Clock
@@ -45,6 +43,25 @@ from odradek.client.test._networktools import (
     FakeBroker,
     FakeNetwork,
 )
+from odradek.client.test._producerlog import SequenceChecker, produce_response
+
+__all__ = [
+    "B1",
+    "B2",
+    "BOOT",
+    "NODES",
+    "PRODUCER_ID",
+    "FakeCluster",
+    "FakeReactor",
+    "ImmediateReactor",
+    "SenderTestCase",
+    "batches_in",
+    "outcome",
+    "partitions",
+    "partitions_in",
+    "produce_response",
+    "use_fake_network",
+]
 
 BOOT = ("boot", 9000)
 B1 = Node(1, "b1", 9092)
@@ -136,44 +153,6 @@ class ImmediateReactor(FakeReactor):
         self.settle()
 
 
-def produce_response(
-    version: int, results: Mapping[TopicPartition, tuple[int, int]]
-) -> object:
-    """
-    @param results: for each partition, its error code and base offset.
-    @return: a Produce response of C{version}.
-    """
-    response_class: Any = response_type(ApiKey.PRODUCE, version)
-    module: Any = sys.modules[response_class.__module__]
-    names = {
-        field.name for field in dataclasses.fields(module.PartitionProduceResponse)
-    }
-    by_topic: dict[str, list[object]] = {}
-    for tp, (code, base_offset) in results.items():
-        fields: dict[str, object] = {
-            "index": i32(tp.partition),
-            "error_code": ErrorCode(code),
-            "base_offset": i64(base_offset),
-            "log_append_time": None,
-        }
-        if "log_start_offset" in names:
-            fields["log_start_offset"] = i64(0)
-        if "record_errors" in names:
-            fields["record_errors"] = ()
-        by_topic.setdefault(tp.topic, []).append(
-            module.PartitionProduceResponse(**fields)
-        )
-    return response_class(
-        responses=tuple(
-            module.TopicProduceResponse(
-                name=TopicName(topic), partition_responses=tuple(answers)
-            )
-            for topic, answers in by_topic.items()
-        ),
-        throttle_time=NO_THROTTLE,
-    )
-
-
 class _Broker(FakeBroker):
     """
     A L{FakeBroker} of a L{FakeCluster}: answers Produce and InitProducerId as the
@@ -236,12 +215,13 @@ class _Broker(FakeBroker):
     ) -> object:
         errors = self.cluster.init_errors
         code = errors.pop(0) if errors else 0
+        producer_id, epoch = (-1, -1) if code else self.cluster.next_producer
         response_class: Any = response_type(ApiKey.INIT_PRODUCER_ID, header.api_version)
         return response_class(
             throttle_time=NO_THROTTLE,
             error_code=ErrorCode(code),
-            producer_id=ProducerId(-1 if code else PRODUCER_ID),
-            producer_epoch=i16(-1 if code else 0),
+            producer_id=ProducerId(producer_id),
+            producer_epoch=i16(epoch),
         )
 
 
@@ -253,9 +233,12 @@ class FakeCluster:
     Produce requests are appended to L{log} and answered with offsets, unless
     L{errors} scripts an error code for a partition (each code is used once, in
     turn) or the node is in L{hold} (answer later with L{release}). InitProducerId
-    is answered with L{PRODUCER_ID} and epoch 0, or the next code of
-    L{init_errors}; held while L{hold_init} is set. A broker answers in order:
-    requests after a held one wait for it.
+    is answered with L{next_producer} (L{PRODUCER_ID} and epoch 0), or the next
+    code of L{init_errors}; held while L{hold_init} is set. A broker answers in
+    order: requests after a held one wait for it.
+
+    With C{sequences.enabled} set, the log checks idempotent batches' sequences
+    as a broker does (L{SequenceChecker}).
 
     @ivar network: the fake network; give C{network.endpoint} to a pool.
     @ivar topics: the topics the brokers describe; change it to move leaders.
@@ -263,6 +246,8 @@ class FakeCluster:
     @ivar log: every batch stored, by partition.
     @ivar produced: every Produce request, as (node id, header, request).
     @ivar init_requests: every InitProducerId request.
+    @ivar next_producer: the producer id and epoch InitProducerId hands out.
+    @ivar sequences: the log's check of idempotent batches, off by default.
     """
 
     def __init__(
@@ -277,6 +262,8 @@ class FakeCluster:
         self.hold: set[int] = set()
         self.hold_init = False
         self.init_errors: list[int] = []
+        self.next_producer = (PRODUCER_ID, 0)
+        self.sequences = SequenceChecker()
         self.log: dict[TopicPartition, list[DefaultRecordBatch]] = {}
         self.produced: list[tuple[int, RequestHeader, Any]] = []
         self.init_requests: list[Any] = []
@@ -308,9 +295,14 @@ class FakeCluster:
                 if scripted:
                     results[tp] = (scripted.pop(0), -1)
                     continue
+                batch = DefaultRecordBatch.from_buffer(data.records)
+                code = self.sequences.check(tp, batch)
+                if code:
+                    results[tp] = (code, -1)
+                    continue
                 log = self.log.setdefault(tp, [])
-                base = sum(batch.records_count for batch in log)
-                log.append(DefaultRecordBatch.from_buffer(data.records))
+                base = sum(stored.records_count for stored in log)
+                log.append(batch)
                 results[tp] = (0, base)
         return results
 
@@ -400,6 +392,7 @@ class SenderTestCase(SynchronousTestCase):
     retries = 10
     max_in_flight = 5
     idempotent = False
+    check_sequences = False
     linger_ms = 0
     delivery_timeout_ms = 10_000
     ranges: Mapping[int, tuple[int, int]] = BROKER_RANGES
@@ -414,6 +407,7 @@ class SenderTestCase(SynchronousTestCase):
             },
             self.ranges,
         )
+        self.cluster.sequences.enabled = self.check_sequences
         self.pool = ConnectionPool(
             self.reactor,
             request_timeout_ms=1000,

@@ -1,5 +1,6 @@
 """
-Tests for L{odradek.client.config}.
+Tests for L{odradek.client.config}; the types of its keys are tested in
+L{odradek.client.test.test_config_types}.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from collections.abc import Mapping
 from twisted.trial.unittest import SynchronousTestCase
 
 from odradek.client._configdef import NO_DEFAULT
-from odradek.client._configtypes import Password, load_object
 from odradek.client.config import (
     CommonClientConfig,
     ConfigError,
@@ -479,27 +479,3 @@ class ReferenceTests(SynchronousTestCase):
         """The reference of another configuration class lists its keys."""
         names = {row[0] for row in config_reference(CommonClientConfig)}
         self.assertEqual(names, set(CommonClientConfig.definition()))
-
-
-class ConfigDefTests(SynchronousTestCase):
-    """
-    Tests for the helpers of L{odradek.client._configdef}.
-    """
-
-    def test_load_object(self) -> None:
-        """Both import path forms find the object."""
-        self.assertIs(load_object("os.path:join"), load_object("os.path.join"))
-        self.assertIs(load_object("odradek.client.config:ConfigError"), ConfigError)
-
-    def test_load_object_errors(self) -> None:
-        """A malformed or missing path is a ValueError naming it."""
-        for path in ("nodots", "no_such_module_xyz.Name", "os.path:no_such_name"):
-            error = self.assertRaises(ValueError, load_object, path)
-            self.assertIn(path.split(".")[0].split(":")[0], str(error))
-
-    def test_password_hidden(self) -> None:
-        """A Password hides its value from repr and str."""
-        secret = Password("hunter2")
-        self.assertNotIn("hunter2", repr(secret))
-        self.assertNotIn("hunter2", str(secret))
-        self.assertEqual(secret.value, "hunter2")

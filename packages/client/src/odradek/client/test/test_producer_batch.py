@@ -280,6 +280,66 @@ class ProducerBatchAppendTests(SynchronousTestCase):
         batch.close()
         self.assertRaises(IllegalStateError, batch.set_producer_state, 1, 0, 0, False)
 
+    def test_reset_producer_state_closed(self) -> None:
+        """
+        A closed batch is renumbered in place: its bytes carry the new id, epoch
+        and sequence with a valid CRC, and the same records.
+        """
+        batch = make_batch(compression_type=CompressionType.GZIP)
+        batch.try_append(1, b"k", b"v", (), None, 0)
+        batch.try_append(2, None, b"w", (), None, 0)
+        batch.set_producer_state(42, 3, 17, True)
+        batch.close()
+        before = list(DefaultRecordBatch.from_buffer(batch.records))
+        batch.reset_producer_state(42, 4, 0)
+        self.assertEqual(
+            (batch.producer_id, batch.producer_epoch, batch.base_sequence),
+            (42, 4, 0),
+        )
+        read = DefaultRecordBatch.from_buffer(batch.records)
+        read.validate()
+        self.assertEqual(
+            (
+                read.producer_id,
+                read.producer_epoch,
+                read.base_sequence,
+                read.last_sequence,
+            ),
+            (42, 4, 0, 1),
+        )
+        self.assertTrue(read.is_transactional)
+        self.assertEqual(list(read), before)
+
+    def test_reset_producer_state_open(self) -> None:
+        """An open batch with a sequence takes the new state when it is built."""
+        batch = make_batch()
+        batch.try_append(1, None, b"v", (), None, 0)
+        batch.set_producer_state(42, 3, 17, False)
+        batch.reset_producer_state(43, 0, 5)
+        batch.close()
+        read = DefaultRecordBatch.from_buffer(batch.records)
+        self.assertEqual(
+            (read.producer_id, read.producer_epoch, read.base_sequence), (43, 0, 5)
+        )
+
+    def test_reset_producer_state_refused(self) -> None:
+        """
+        A batch without a sequence, or a completed one, cannot be renumbered.
+        """
+        batch = make_batch()
+        batch.try_append(1, None, b"v", (), None, 0)
+        batch.close()
+        self.assertRaises(IllegalStateError, batch.reset_producer_state, 1, 0, 0)
+        stamped = make_batch()
+        stamped.try_append(1, None, b"v", (), None, 0)
+        stamped.set_producer_state(42, 3, 17, False)
+        stamped.close()
+        stamped.done(0, -1)
+        self.assertRaises(IllegalStateError, stamped.reset_producer_state, 1, 0, 0)
+        self.assertEqual(
+            DefaultRecordBatch.from_buffer(stamped.records).producer_id, 42
+        )
+
 
 class ProducerBatchCompletionTests(SynchronousTestCase):
     """

@@ -36,6 +36,7 @@ PUBLIC_NAMES = [
     "compress",
     "decompress",
     "iter_batches",
+    "restamp_producer_state",
 ]
 
 
