@@ -20,7 +20,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from odradek.client import errors
-from odradek.client.config import ProducerConfig
+from odradek.client.config import ConfigError, ProducerConfig
 from odradek.client.network.cluster import ClusterMetadata
 from odradek.client.network.metadata import MetadataManager
 from odradek.client.network.pool import ConnectionPool, parse_bootstrap_servers
@@ -92,6 +92,13 @@ class ProducerCore:
         @param random: non-negative random integers below 2**31 for choosing
             sticky partitions; by default Python's C{random}.
         """
+        if config.transactional_id is not None:
+            raise ConfigError(
+                "transactional.id is not supported yet: this producer is idempotent "
+                f"but not transactional (got {config.transactional_id!r})",
+                "transactional.id",
+                config.transactional_id,
+            )
         self.config = config
         self._random = random
         self.reactor = reactor

@@ -9,12 +9,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from odradek.client import FutureRecordMetadata, errors
-from odradek.client.config import ProducerConfig
+from odradek.client.config import ConfigError, ProducerConfig
 from odradek.client.network.cluster import ClusterMetadata
 from odradek.client.producer.core import ProducerCore
 from odradek.client.producer.murmur2 import murmur2, to_positive
@@ -354,6 +355,25 @@ class ClientIdTests(_CoreTestCase):
         [(_, header, _)] = self.cluster.produced
         self.assertEqual((core.client_id, header.client_id), ("billing", "billing"))
         self.assertEqual(header.api_key, ApiKey.PRODUCE)
+
+
+class TransactionalIdTests(SynchronousTestCase):
+    """
+    Transactions are not implemented: a C{transactional.id} is refused rather than
+    ignored.
+    """
+
+    def test_refused(self) -> None:
+        """
+        A producer with a C{transactional.id} fails to start with a ConfigError
+        naming the key and the value.
+        """
+        config = ProducerConfig(
+            {"bootstrap.servers": "boot:9000", "transactional.id": "tx-1"}
+        )
+        error = self.assertRaises(ConfigError, ProducerCore, config, Clock())
+        self.assertEqual((error.name, error.value), ("transactional.id", "tx-1"))
+        self.assertIn("not supported yet", str(error))
 
 
 class LifecycleTests(_CoreTestCase):
