@@ -27,7 +27,7 @@ from odradek.client.network.pool import ConnectionPool, parse_bootstrap_servers
 from odradek.client.producer.accumulator import RecordAccumulator
 from odradek.client.producer.buffer import BufferPool
 from odradek.client.producer.future import FutureRecordMetadata
-from odradek.client.producer.murmur2 import murmur2, to_positive
+from odradek.client.producer.murmur2 import partition_for_key
 from odradek.client.producer.partitioner import resolve_partitioner
 from odradek.client.producer.sender import Sender, SenderSettings
 from odradek.client.producer.sticky import BuiltInPartitioner
@@ -159,9 +159,16 @@ class ProducerCore:
 
     # The per-record path.
 
-    def partition_count(self, topic: str) -> int | None:
-        """@return: the partitions of C{topic} known now, without waiting."""
-        return self.metadata.current.partition_count(topic)
+    def needs_metadata(self, record: ProducerRecord) -> bool:
+        """
+        @return: whether the metadata known now lacks C{record}'s topic, or the
+            partition it names: then the faces wait for fresh metadata before
+            L{append}.
+        """
+        count = self.metadata.current.partition_count(record.topic)
+        return count is None or (
+            record.partition is not None and record.partition >= count
+        )
 
     def append(
         self,
@@ -323,8 +330,7 @@ class ProducerCore:
                 )
             return chosen
         if key_bytes is not None and not self._ignore_keys:
-            count = cluster.partition_count(topic) or 1
-            return to_positive(murmur2(key_bytes)) % count
+            return partition_for_key(key_bytes, cluster.partition_count(topic) or 1)
         return -1
 
     def _sticky(self, topic: str, cluster: ClusterMetadata) -> BuiltInPartitioner:

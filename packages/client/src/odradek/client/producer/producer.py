@@ -93,10 +93,7 @@ class Producer:
             raise errors.IllegalStateError(
                 "Cannot perform operation after producer has been closed"
             )
-        count = core.partition_count(record.topic)
-        if count is None or (
-            record.partition is not None and record.partition >= count
-        ):
+        if core.needs_metadata(record):
             self._wait_for_topic(record.topic)
         return core.append(record, callback)
 

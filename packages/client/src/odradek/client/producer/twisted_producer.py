@@ -86,10 +86,7 @@ class TwistedProducer:
         core = self._core
         if core.closed:
             return self._refused(errors.IllegalStateError(_CLOSED), callback)
-        count = core.partition_count(record.topic)
-        if count is None or (
-            record.partition is not None and record.partition >= count
-        ):
+        if core.needs_metadata(record):
             waiting: Deferred[Any] = core.metadata.wait_for_topic(
                 record.topic, core.config.max_block_ms
             )
