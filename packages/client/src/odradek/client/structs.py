@@ -38,7 +38,7 @@ def _headers(value: Sequence[tuple[str, bytes | None]] | None) -> tuple[Header, 
     return tuple((key, header_value) for key, header_value in value)
 
 
-@attrs.frozen
+@attrs.frozen(init=False, slots=False)
 class ProducerRecord:
     """
     A record to send, before serialization.
@@ -58,7 +58,40 @@ class ProducerRecord:
     key: object = None
     partition: int | None = None
     timestamp: int | None = None
-    headers: tuple[Header, ...] = attrs.field(default=(), converter=_headers)
+    headers: tuple[Header, ...] = ()
+
+    def __init__(
+        self,
+        topic: str,
+        value: object,
+        key: object = None,
+        partition: int | None = None,
+        timestamp: int | None = None,
+        headers: Sequence[tuple[str, bytes | None]] | None = (),
+    ) -> None:
+        """
+        @raise ValueError: for a negative partition or timestamp.
+        """
+        # One record is made per send: filling the instance dictionary directly
+        # takes half the time of attrs' frozen __init__ (which goes through
+        # object.__setattr__ for each field); assignment stays refused.
+        if partition is not None and partition < 0:
+            raise ValueError(
+                f"Invalid partition: {partition}. Partition number should always "
+                "be non-negative or None."
+            )
+        if timestamp is not None and timestamp < 0:
+            raise ValueError(
+                f"Invalid timestamp: {timestamp}. Timestamp should always be "
+                "non-negative or None."
+            )
+        fields = self.__dict__
+        fields["topic"] = topic
+        fields["value"] = value
+        fields["key"] = key
+        fields["partition"] = partition
+        fields["timestamp"] = timestamp
+        fields["headers"] = _headers(headers) if headers else ()
 
 
 @attrs.frozen

@@ -25,7 +25,7 @@ from odradek.client.producer.future import (
     FutureRecordMetadata,
     ProduceRequestResult,
 )
-from odradek.client.records.builder import MAX_RECORD_OVERHEAD, RecordBatchBuilder
+from odradek.client.records.builder import RecordBatchBuilder
 from odradek.client.records.layout import NO_SEQUENCE, NO_TIMESTAMP, Header
 from odradek.client.records.offsets import restamp_producer_state
 from odradek.client.structs import TopicPartition
@@ -87,18 +87,9 @@ class ProducerBatch:
     reserved_bytes: int = attrs.field(init=False, default=0)
     _final_state: FinalState | None = attrs.field(init=False, default=None)
     _records: bytes | None = attrs.field(init=False, default=None)
-    # An upper bound of the builder's size, so that most appends skip the builder's
-    # exact room check; used while _limit is set (a size limit, no compression gain).
-    _size_bound: int = attrs.field(init=False, default=0)
-    _limit: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         self.last_attempt_ms = self.last_append_ms = self.created_ms
-        builder = self._builder
-        limit = builder.write_limit
-        if limit is not None and builder.compression_ratio_estimate <= 1.0:
-            self._limit = limit
-            self._size_bound = builder.estimated_size_in_bytes()
 
     def try_append(
         self,
@@ -124,22 +115,9 @@ class ProducerBatch:
         """
         if self._records is not None:
             return None
-        builder = self._builder
-        limit = self._limit
-        bound = 0
-        if limit and not headers:
-            bound = self._size_bound + MAX_RECORD_OVERHEAD + 1
-            bound += 1 if key is None else len(key) + 5
-            bound += 1 if value is None else len(value) + 5
-            if bound > limit:
-                if not builder.has_room_for(timestamp, key, value, headers):
-                    return None
-                bound = 0
-        elif not builder.has_room_for(timestamp, key, value, headers):
+        offset = self._builder.try_append(timestamp, key, value, headers)
+        if offset < 0:
             return None
-        offset = builder.append(timestamp, key, value, headers)
-        if limit:
-            self._size_bound = bound or builder.estimated_size_in_bytes()
         self.last_append_ms = now_ms
         future = FutureRecordMetadata(
             self.produce_future,
@@ -179,8 +157,6 @@ class ProducerBatch:
 
     def is_full(self) -> bool:
         """@return: whether the batch is closed or has reached C{batch.size}."""
-        if self._limit and self._size_bound < self._limit and self._records is None:
-            return False
         return self._builder.is_full()
 
     @property

@@ -13,7 +13,7 @@ a new one starts.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -34,10 +34,10 @@ from odradek.client.producer.sticky import BuiltInPartitioner
 from odradek.client.producer.transaction_manager import TransactionManager
 from odradek.client.records import RecordBatchBuilder
 from odradek.client.records.codecs import CompressionType
-from odradek.client.serialization import resolve_serializer
+from odradek.client.serialization import BytesSerializer, resolve_serializer
 from odradek.client.structs import ProducerRecord, RecordMetadata, TopicPartition
 
-__all__ = ["Callback", "ProducerCore"]
+__all__ = ["CLOSED_MESSAGE", "Callback", "MissingMetadata", "ProducerCore"]
 
 _log = Logger()
 
@@ -54,6 +54,9 @@ _RECORD_SLACK = 7
 #: More than the varints of a key and value length can take beyond one byte each.
 _VARINT_SLACK = 32
 
+#: What a closed producer says when asked to send.
+CLOSED_MESSAGE = "Cannot perform operation after producer has been closed"
+
 _COMPRESSION = {
     "none": CompressionType.NONE,
     "gzip": CompressionType.GZIP,
@@ -61,6 +64,26 @@ _COMPRESSION = {
     "lz4": CompressionType.LZ4,
     "zstd": CompressionType.ZSTD,
 }
+
+
+class MissingMetadata(errors.UnknownTopicOrPartitionError):
+    """
+    The metadata known now lacks a record's topic, or the partition it names: the
+    faces wait for the topic's metadata and append once more, and this error
+    reaches the application only if the partition is still missing then.
+    """
+
+    def __init__(
+        self, topic: str, partition: int | None, infos: Sequence[object] | None
+    ) -> None:
+        if infos:
+            super().__init__(
+                f"partition {partition} of topic {topic} is not in the metadata: "
+                f"the topic has {len(infos)} partition(s)"
+            )
+        else:
+            super().__init__(f"topic {topic} is not in the metadata")
+        self.topic = topic
 
 
 class ProducerCore:
@@ -107,6 +130,12 @@ class ProducerCore:
         self._release_waiters: list[Deferred[None]] = []
         self._key_serializer = resolve_serializer(config.key_serializer)
         self._value_serializer = resolve_serializer(config.value_serializer)
+        self._serialize_key = self._key_serializer.serialize
+        self._serialize_value = self._value_serializer.serialize
+        # The bytes serializer passes bytes through: the per-record path skips it.
+        self._bytes_keys = type(self._key_serializer) is BytesSerializer
+        self._bytes_values = type(self._value_serializer) is BytesSerializer
+        self._seconds = reactor.seconds
         self._partitioner = resolve_partitioner(config.partitioner_class, config)
         self._on_new_batch: Callable[[str, ClusterMetadata, int], None] | None = (
             getattr(self._partitioner, "_on_new_batch", None)
@@ -139,6 +168,7 @@ class ProducerCore:
         self.accumulator = RecordAccumulator.from_config(
             config, BufferPool(config.buffer_memory), self.transaction_manager
         )
+        self._accumulate = self.accumulator.append
         self.sender = Sender(
             reactor=reactor,
             accumulator=self.accumulator,
@@ -159,17 +189,6 @@ class ProducerCore:
 
     # The per-record path.
 
-    def needs_metadata(self, record: ProducerRecord) -> bool:
-        """
-        @return: whether the metadata known now lacks C{record}'s topic, or the
-            partition it names: then the faces wait for fresh metadata before
-            L{append}.
-        """
-        count = self.metadata.current.partition_count(record.topic)
-        return count is None or (
-            record.partition is not None and record.partition >= count
-        )
-
     def append(
         self,
         record: ProducerRecord,
@@ -178,8 +197,7 @@ class ProducerCore:
         max_block_ms: int | None = None,
     ) -> FutureRecordMetadata:
         """
-        Serialize, partition and append one record; the topic's metadata must be
-        known already (the faces wait for it first).
+        Serialize, partition and append one record.
 
         @param record: the record.
         @param callback: called once the record is delivered or failed, or C{None}.
@@ -188,18 +206,32 @@ class ProducerCore:
             it waits, nothing could free the memory.
 
         @raise errors.IllegalStateError: if the producer is closed.
+        @raise MissingMetadata: if the metadata known now lacks the record's topic
+            or the partition it names; the faces then wait for the topic's
+            metadata and append once more.
         @raise errors.RecordTooLargeError: if the serialized record is larger than
             C{max.request.size} or C{buffer.memory}.
         @raise errors.BufferExhaustedError: if there was no room in
             C{buffer.memory} within C{max.block.ms}.
         """
         if self.closed:
-            raise errors.IllegalStateError(
-                "Cannot perform operation after producer has been closed"
-            )
+            raise errors.IllegalStateError(CLOSED_MESSAGE)
         topic = record.topic
-        key_bytes = self._key_serializer.serialize(topic, record.key)
-        value_bytes = self._value_serializer.serialize(topic, record.value)
+        cluster = self.metadata.current
+        infos = cluster.partitions.get(topic)
+        partition = record.partition
+        if not infos or (partition is not None and not 0 <= partition < len(infos)):
+            raise MissingMetadata(topic, partition, infos)
+        key = record.key
+        if key is None or (type(key) is bytes and self._bytes_keys):
+            key_bytes = key
+        else:
+            key_bytes = self._serialize_key(topic, key)
+        value = record.value
+        if value is None or (type(value) is bytes and self._bytes_values):
+            value_bytes = value
+        else:
+            value_bytes = self._serialize_value(topic, value)
         headers = record.headers
         # Exact sizes only near a limit or with headers; otherwise the record's
         # size in its batch is its key and value plus a few bytes of varints.
@@ -216,30 +248,26 @@ class ProducerCore:
             )
         else:
             appended = size + _RECORD_SLACK
-        cluster = self.metadata.current
-        now = int(self.reactor.seconds() * 1000)
+        now = int(self._seconds() * 1000)
         timestamp = record.timestamp
         if timestamp is None:
             timestamp = now
-        partition = record.partition
         sticky: BuiltInPartitioner | None = None
         if partition is None:
-            partition = self._choose(record, key_bytes, value_bytes, cluster)
-            if partition < 0:
-                sticky = self._built_in.get(topic) or self._sticky(topic, cluster)
+            if self._partitioner is None and (key_bytes is None or self._ignore_keys):
+                sticky = self._built_in.get(topic) or self._sticky(topic)
                 partition = sticky.peek_current_partition(cluster)
-        else:
-            count = cluster.partition_count(topic) or 0
-            if not 0 <= partition < count:
-                raise errors.UnknownTopicOrPartitionError(
-                    f"partition {partition} of topic {topic} is not in the "
-                    f"metadata: the topic has {count} partition(s)"
-                )
+            else:
+                partition = self._choose(record, key_bytes, value_bytes, cluster)
         if max_block_ms is None:
             max_block_ms = self._max_block_ms
+        known = self._partitions_cache.get(topic)
+        tp = None if known is None else known.get(partition)
+        if tp is None:
+            tp = self._topic_partition(topic, partition)
         on_new_batch = self._on_new_batch if sticky is None else None
-        result = self.accumulator.append(
-            self._topic_partition(topic, partition),
+        result = self._accumulate(
+            tp,
             timestamp,
             key_bytes,
             value_bytes,
@@ -255,7 +283,7 @@ class ProducerCore:
             assert on_new_batch is not None
             on_new_batch(topic, cluster, partition)
             partition = self._choose(record, key_bytes, value_bytes, cluster)
-            result = self.accumulator.append(
+            result = self._accumulate(
                 self._topic_partition(topic, partition),
                 timestamp,
                 key_bytes,
@@ -315,7 +343,10 @@ class ProducerCore:
         value_bytes: bytes | None,
         cluster: ClusterMetadata,
     ) -> int:
-        """@return: the partition for a record, or -1 for the built-in sticky one."""
+        """
+        @return: the partition for a record the built-in sticky partitioner does
+            not place: the configured partitioner's choice, or the key's hash.
+        """
         partitioner = self._partitioner
         topic = record.topic
         if partitioner is not None:
@@ -329,11 +360,10 @@ class ProducerCore:
                     f"topic {topic}, which has {count} partition(s)"
                 )
             return chosen
-        if key_bytes is not None and not self._ignore_keys:
-            return partition_for_key(key_bytes, cluster.partition_count(topic) or 1)
-        return -1
+        assert key_bytes is not None
+        return partition_for_key(key_bytes, cluster.partition_count(topic) or 1)
 
-    def _sticky(self, topic: str, cluster: ClusterMetadata) -> BuiltInPartitioner:
+    def _sticky(self, topic: str) -> BuiltInPartitioner:
         sticky = self._built_in.get(topic)
         if sticky is None:
             sticky = BuiltInPartitioner(topic, self.config.batch_size)

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import TracebackType
 
-from odradek.client import errors
 from odradek.client.blocking import ReactorThread
 from odradek.client.config import ProducerConfig
 from odradek.client.network.cluster import PartitionInfo
-from odradek.client.producer.core import Callback, ProducerCore
+from odradek.client.producer.core import Callback, MissingMetadata, ProducerCore
 from odradek.client.producer.future import FutureRecordMetadata
 from odradek.client.producer.twisted_producer import _as_config
 from odradek.client.structs import ProducerRecord
@@ -88,14 +87,12 @@ class Producer:
         @raise odradek.client.errors.RequestTimedOutError: if the topic's metadata
             or room in the buffer did not come within C{max.block.ms}.
         """
-        core = self._core
-        if core.closed:
-            raise errors.IllegalStateError(
-                "Cannot perform operation after producer has been closed"
-            )
-        if core.needs_metadata(record):
+        try:
+            return self._core.append(record, callback)
+        except MissingMetadata:
+            # Wait (max.block.ms at most) for the topic, then try once more.
             self._wait_for_topic(record.topic)
-        return core.append(record, callback)
+        return self._core.append(record, callback)
 
     def _wait_for_topic(self, topic: str) -> None:
         core = self._core

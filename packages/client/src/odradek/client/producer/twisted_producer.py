@@ -15,14 +15,17 @@ from twisted.python.failure import Failure
 from odradek.client import errors
 from odradek.client.config import ProducerConfig
 from odradek.client.network.cluster import PartitionInfo
-from odradek.client.producer.core import Callback, ProducerCore
+from odradek.client.producer.core import (
+    CLOSED_MESSAGE,
+    Callback,
+    MissingMetadata,
+    ProducerCore,
+)
 from odradek.client.structs import ProducerRecord, RecordMetadata
 
 __all__ = ["TwistedProducer"]
 
 _log = Logger()
-
-_CLOSED = "Cannot perform operation after producer has been closed"
 
 
 class TwistedProducer:
@@ -83,29 +86,33 @@ class TwistedProducer:
             L{RecordTooLargeError<odradek.client.errors.RecordTooLargeError>}, a
             time-out ...).
         """
+        if self._core.closed:
+            return self._refused(errors.IllegalStateError(CLOSED_MESSAGE), callback)
+        return self._append(record, callback, wait=True)
+
+    def _wait_then_append(
+        self, record: ProducerRecord, callback: Callback | None
+    ) -> Deferred[RecordMetadata]:
+        """Wait (C{max.block.ms} at most) for the record's topic, then append."""
         core = self._core
-        if core.closed:
-            return self._refused(errors.IllegalStateError(_CLOSED), callback)
-        if core.needs_metadata(record):
-            waiting: Deferred[Any] = core.metadata.wait_for_topic(
-                record.topic, core.config.max_block_ms
-            )
-            self._waiting.add(waiting)
+        waiting: Deferred[Any] = core.metadata.wait_for_topic(
+            record.topic, core.config.max_block_ms
+        )
+        self._waiting.add(waiting)
 
-            def known(_: object) -> Deferred[RecordMetadata]:
-                self._waiting.discard(waiting)
-                return self._append(record, callback)
+        def known(_: object) -> Deferred[RecordMetadata]:
+            self._waiting.discard(waiting)
+            return self._append(record, callback, wait=False)
 
-            def failed(failure: Failure) -> Deferred[RecordMetadata]:
-                self._waiting.discard(waiting)
-                error = failure.value
-                if isinstance(error, CancelledError) and core.closed:
-                    error = errors.IllegalStateError(_CLOSED)
-                assert error is not None
-                return self._refused(error, callback)
+        def failed(failure: Failure) -> Deferred[RecordMetadata]:
+            self._waiting.discard(waiting)
+            error = failure.value
+            if isinstance(error, CancelledError) and core.closed:
+                error = errors.IllegalStateError(CLOSED_MESSAGE)
+            assert error is not None
+            return self._refused(error, callback)
 
-            return waiting.addCallbacks(known, failed)
-        return self._append(record, callback)
+        return waiting.addCallbacks(known, failed)
 
     def _refused(
         self, error: BaseException, callback: Callback | None
@@ -119,8 +126,12 @@ class TwistedProducer:
         return fail(error)
 
     def _append(
-        self, record: ProducerRecord, callback: Callback | None
+        self, record: ProducerRecord, callback: Callback | None, *, wait: bool
     ) -> Deferred[RecordMetadata]:
+        """
+        Append a record; if its topic's metadata is missing and C{wait}, wait for
+        it first.
+        """
         d: Deferred[RecordMetadata] = Deferred()
 
         def completed(
@@ -140,6 +151,10 @@ class TwistedProducer:
         try:
             # On the reactor thread nothing can free buffer.memory while we wait.
             self._core.append(record, completed, max_block_ms=0)
+        except MissingMetadata as error:
+            if wait:
+                return self._wait_then_append(record, callback)
+            return self._refused(error, callback)
         except Exception as error:
             return self._refused(error, callback)
         return d

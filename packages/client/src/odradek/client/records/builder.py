@@ -16,6 +16,7 @@ from typing import Final
 import attrs
 from crc32c import crc32c
 
+from odradek.client.records._fields import encode_headers, payload_size
 from odradek.client.records.codecs import CompressionType, compress
 from odradek.client.records.layout import (
     ATTRIBUTES_OFFSET,
@@ -52,50 +53,6 @@ attributes byte, a 10-byte timestamp delta and a 5-byte offset delta.
 
 _HALF: Final = VARINT_TABLE_SIZE // 2
 _CRC = struct.Struct(">I")
-
-
-def _payload_size(
-    key: bytes | None, value: bytes | None, headers: Sequence[Header]
-) -> int:
-    """
-    Count the bytes of a record's key, value and headers, with their length varints.
-
-    @param key: the key or C{None}.
-    @param value: the value or C{None}.
-    @param headers: the headers.
-    @return: the encoded size of those fields.
-    """
-    size = 1 if key is None else varint_size(len(key)) + len(key)
-    size += 1 if value is None else varint_size(len(value)) + len(value)
-    size += varint_size(len(headers))
-    for header_key, header_value in headers:
-        encoded_key_length = len(header_key.encode())
-        size += varint_size(encoded_key_length) + encoded_key_length
-        if header_value is None:
-            size += 1
-        else:
-            size += varint_size(len(header_value)) + len(header_value)
-    return size
-
-
-def _encode_headers(headers: Sequence[Header]) -> bytes:
-    """
-    Encode a record's header count and headers.
-
-    @param headers: the headers, as C{(str key, bytes or None value)} pairs.
-    @return: their encoding.
-    """
-    parts = [encode_varint(len(headers))]
-    for header_key, header_value in headers:
-        encoded_key = header_key.encode()
-        parts.append(encode_varint(len(encoded_key)))
-        parts.append(encoded_key)
-        if header_value is None:
-            parts.append(b"\x01")
-        else:
-            parts.append(encode_varint(len(header_value)))
-            parts.append(header_value)
-    return b"".join(parts)
 
 
 @attrs.define(on_setattr=attrs.setters.NO_OP)
@@ -157,6 +114,7 @@ class RecordBatchBuilder:
     _max_timestamp: int = attrs.field(init=False, default=NO_TIMESTAMP)
     _built: bytes | None = attrs.field(init=False, default=None)
     _uncompressed_size: int = attrs.field(init=False, default=0)
+    _compressed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         """
@@ -172,6 +130,7 @@ class RecordBatchBuilder:
             and self.log_append_time is None
         ):
             raise ValueError("a LogAppendTime batch needs log_append_time")
+        self._compressed = self.compression_type != CompressionType.NONE
 
     def append(
         self,
@@ -182,7 +141,7 @@ class RecordBatchBuilder:
         offset_delta: int | None = None,
     ) -> int:
         """
-        Encode one record at the end of the batch.
+        Encode one record at the end of the batch, however big the batch gets.
 
         @param timestamp: the record's timestamp, milliseconds since the epoch.
         @param key: the key, or C{None} for a null key.
@@ -196,16 +155,45 @@ class RecordBatchBuilder:
         """
         if self._built is not None:
             raise ValueError("the batch was built already: no record can be appended")
-        next_delta = self._next_offset_delta
-        if offset_delta is None:
-            offset_delta = next_delta
-        elif offset_delta < next_delta:
-            raise ValueError(
-                f"offset delta {offset_delta} does not follow the previous record's"
-                f" {next_delta - 1}"
-            )
+        if offset_delta is not None:
+            next_delta = self._next_offset_delta
+            if offset_delta < next_delta:
+                raise ValueError(
+                    f"offset delta {offset_delta} does not follow the previous record's"
+                    f" {next_delta - 1}"
+                )
+            self._next_offset_delta = offset_delta
+        return self.try_append(timestamp, key, value, headers, force=True)
+
+    def try_append(
+        self,
+        timestamp: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[Header] = (),
+        *,
+        force: bool = False,
+    ) -> int:
+        """
+        Encode one record at the end of the batch if it keeps the batch within
+        C{write_limit} (the check L{has_room_for} makes; the first record always
+        fits). The record is encoded once, for the check and the batch alike: the
+        producer's per-record path.
+
+        @param timestamp: the record's timestamp, milliseconds since the epoch.
+        @param key: the key, or C{None} for a null key.
+        @param value: the value, or C{None} for a null value.
+        @param headers: the headers, as C{(str key, bytes or None value)} pairs.
+        @param force: append even past C{write_limit}.
+        @return: the record's offset delta, or -1 if it was not appended (no room,
+            or the batch was built already).
+        """
+        if self._built is not None:
+            return -1
+        offset_delta = self._next_offset_delta
+        count = self._records_count
         table = VARINT_TABLE
-        if self._records_count:
+        if count:
             delta = timestamp - self._first_timestamp
             zigzag = (delta << 1) ^ (delta >> 63)
             timestamp_bytes = (
@@ -236,19 +224,29 @@ class RecordBatchBuilder:
                 key,
                 value_length,
                 value,
-                _encode_headers(headers) if headers else b"\x00",
+                encode_headers(headers) if headers else b"\x00",
             )
         )
         n = len(body)
+        length = table[n << 1] if n < _HALF else encode_varint(n)
         buffer = self._buffer
-        buffer += table[n << 1] if n < _HALF else encode_varint(n)
+        limit = self.write_limit
+        if count and limit is not None and not force:
+            size = len(buffer)
+            if self._compressed:
+                size = RECORD_BATCH_OVERHEAD + int(
+                    (size - RECORD_BATCH_OVERHEAD) * self.compression_ratio_estimate
+                )
+            if size + len(length) + n > limit:
+                return -1
+        buffer += length
         buffer += body
-        if self._records_count:
+        if count:
             if timestamp > self._max_timestamp:
                 self._max_timestamp = timestamp
         else:
             self._first_timestamp = self._max_timestamp = timestamp
-        self._records_count += 1
+        self._records_count = count + 1
         self._next_offset_delta = offset_delta + 1
         return offset_delta
 
@@ -274,7 +272,7 @@ class RecordBatchBuilder:
             1
             + varint_size(timestamp_delta)
             + varint_size(offset_delta)
-            + _payload_size(key, value, headers)
+            + payload_size(key, value, headers)
         )
         return varint_size(body) + body
 
@@ -295,7 +293,7 @@ class RecordBatchBuilder:
         return (
             RECORD_BATCH_OVERHEAD
             + MAX_RECORD_OVERHEAD
-            + _payload_size(key, value, headers)
+            + payload_size(key, value, headers)
         )
 
     @property
@@ -345,7 +343,7 @@ class RecordBatchBuilder:
         if self._built is not None:
             return len(self._built)
         size = len(self._buffer)
-        if self.compression_type == CompressionType.NONE:
+        if not self._compressed:
             return size
         records = size - RECORD_BATCH_OVERHEAD
         return RECORD_BATCH_OVERHEAD + int(records * self.compression_ratio_estimate)
@@ -387,11 +385,12 @@ class RecordBatchBuilder:
         """
         if self._built is not None:
             return True
-        return (
-            self._records_count > 0
-            and self.write_limit is not None
-            and self.estimated_size_in_bytes() >= self.write_limit
-        )
+        limit = self.write_limit
+        if not self._records_count or limit is None:
+            return False
+        if self._compressed:
+            return self.estimated_size_in_bytes() >= limit
+        return len(self._buffer) >= limit
 
     @property
     def attributes(self) -> int:

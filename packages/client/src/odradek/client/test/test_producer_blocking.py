@@ -211,6 +211,23 @@ class ProducerTests(SynchronousTestCase):
             errors.RequestTimedOutError, producer.send, ProducerRecord("fresh", b"v")
         )
 
+    def test_missing_partition(self) -> None:
+        """
+        A record naming a partition the topic does not have fails C{send} with
+        C{UnknownTopicOrPartitionError} once fresh metadata still lacks it.
+        """
+        producer = self.producer()
+        error = self.assertRaises(
+            errors.UnknownTopicOrPartitionError,
+            producer.send,
+            ProducerRecord("orders", b"v", partition=3),
+        )
+        self.assertEqual(
+            str(error.message),
+            "partition 3 of topic orders is not in the metadata: the topic has 3 "
+            "partition(s)",
+        )
+
     def test_flush(self) -> None:
         """
         C{flush} returns once every record sent was delivered.

@@ -17,11 +17,12 @@ from zope.interface.verify import verifyObject
 from odradek.client import FutureRecordMetadata, errors
 from odradek.client.config import ConfigError, ProducerConfig
 from odradek.client.network.cluster import ClusterMetadata
-from odradek.client.producer.core import ProducerCore
+from odradek.client.producer.core import MissingMetadata, ProducerCore
 from odradek.client.producer.murmur2 import murmur2, to_positive
 from odradek.client.producer.partitioner import IPartitioner
 from odradek.client.protocol import ApiKey
 from odradek.client.records import RecordBatchBuilder
+from odradek.client.serialization import SerializationError
 from odradek.client.structs import ProducerRecord, RecordMetadata, TopicPartition
 from odradek.client.test._producertools import (
     FakeCluster,
@@ -167,16 +168,63 @@ class AppendTests(_CoreTestCase):
 
     def test_partition_out_of_range(self) -> None:
         """
-        An explicit partition the topic does not have is refused.
+        An explicit partition the topic does not have is refused with
+        L{MissingMetadata}, an C{UnknownTopicOrPartitionError} naming it; nothing
+        is appended.
         """
         core = self.core()
         for partition in (3, 10):
-            self.assertRaises(
-                errors.UnknownTopicOrPartitionError,
+            error = self.assertRaises(
+                MissingMetadata,
                 core.append,
                 ProducerRecord("orders", b"v", partition=partition),
                 None,
             )
+            self.assertIsInstance(error, errors.UnknownTopicOrPartitionError)
+            self.assertEqual(
+                error.message,
+                f"partition {partition} of topic orders is not in the metadata: "
+                "the topic has 3 partition(s)",
+            )
+        self.assertFalse(core.accumulator.has_undrained())
+
+    def test_topic_not_in_metadata(self) -> None:
+        """
+        A record for a topic the metadata does not know yet is refused with
+        L{MissingMetadata} before anything is serialized: the faces wait for the
+        topic and append again.
+        """
+        core = self.core(value_serializer="str")
+        error = self.assertRaises(
+            MissingMetadata, core.append, ProducerRecord("fresh", object()), None
+        )
+        self.assertEqual(error.topic, "fresh")
+        self.assertEqual(error.message, "topic fresh is not in the metadata")
+
+    def test_bytes_pass_through(self) -> None:
+        """
+        With the bytes serializer, bytes go into the batch as they are and a
+        bytearray or memoryview is copied; other values are refused, naming the
+        topic.
+        """
+        core = self.core()
+        core.append(ProducerRecord("orders", b"v", key=b"k", partition=0), None)
+        core.append(
+            ProducerRecord(
+                "orders", bytearray(b"w"), key=memoryview(b"j"), partition=0
+            ),
+            None,
+        )
+        self.assertRaises(
+            SerializationError,
+            core.append,
+            ProducerRecord("orders", "text", partition=0),
+            None,
+        )
+        self.reactor.settle()
+        self.assertEqual(
+            self.stored(TopicPartition("orders", 0)), [(b"k", b"v"), (b"j", b"w")]
+        )
 
     def test_keyed_records(self) -> None:
         """

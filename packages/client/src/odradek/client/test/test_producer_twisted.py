@@ -107,6 +107,23 @@ class SendTests(_TwistedTestCase):
         self.assertIn("Topic fresh not present in metadata after 1000 ms.", str(error))
         self.assertEqual(seen, [error])
 
+    def test_missing_partition(self) -> None:
+        """
+        A record naming a partition the topic does not have fails with
+        C{UnknownTopicOrPartitionError} once the topic's metadata is known, and
+        the callback hears of it.
+        """
+        producer = self.producer()
+        seen: list[object] = []
+        d = producer.send(
+            ProducerRecord("orders", b"v", partition=7),
+            lambda metadata, error: seen.append(error),
+        )
+        self.reactor.settle()
+        error = self.failureResultOf(d, errors.UnknownTopicOrPartitionError).value
+        self.assertIn("partition 7 of topic orders", str(error))
+        self.assertEqual(seen, [error])
+
     def test_refused_record(self) -> None:
         """
         A record the core refuses fails the Deferred and goes to the callback; a

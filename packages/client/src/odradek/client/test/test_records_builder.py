@@ -242,6 +242,57 @@ class SizeTests(SynchronousTestCase):
         self.assertTrue(builder.has_room_for(1, None, b"v" * 10**6))
         self.assertFalse(builder.is_full())
 
+    @given(
+        timestamp=st.integers(0, 10**13),
+        key=KEYS,
+        value=st.none() | st.binary(max_size=400),
+        headers=HEADERS,
+        compression=st.sampled_from([CompressionType.NONE, CompressionType.GZIP]),
+    )
+    def test_try_append_agrees(
+        self,
+        timestamp: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes | None]],
+        compression: CompressionType,
+    ) -> None:
+        """
+        C{try_append} appends exactly when C{has_room_for} says the record fits,
+        and then encodes it as C{append} does.
+        """
+        builder = RecordBatchBuilder(
+            compression_type=compression,
+            write_limit=400,
+            compression_ratio_estimate=0.5 if compression else 1.0,
+        )
+        twin = RecordBatchBuilder(compression_type=compression)
+        for delta in (0, 5):
+            fits = builder.has_room_for(timestamp + delta, key, value, headers)
+            before = builder.uncompressed_size_in_bytes()
+            offset = builder.try_append(timestamp + delta, key, value, headers)
+            if fits:
+                self.assertEqual(
+                    offset, twin.append(timestamp + delta, key, value, headers)
+                )
+            else:
+                self.assertEqual(offset, -1)
+                self.assertEqual(builder.uncompressed_size_in_bytes(), before)
+        self.assertEqual(builder.build(), twin.build())
+
+    def test_try_append_limit(self) -> None:
+        """
+        The first record always goes in; a later one only within the write
+        limit unless forced; none once built.
+        """
+        builder = RecordBatchBuilder(write_limit=100)
+        self.assertEqual(builder.try_append(1, None, b"v" * 200), 0)
+        self.assertEqual(builder.try_append(1, None, b"v"), -1)
+        self.assertEqual(builder.records_count, 1)
+        self.assertEqual(builder.try_append(1, None, b"v", force=True), 1)
+        builder.build()
+        self.assertEqual(builder.try_append(1, None, b"v", force=True), -1)
+
     def test_is_full(self) -> None:
         """A batch at or past its write limit is full."""
         builder = RecordBatchBuilder(write_limit=100)
