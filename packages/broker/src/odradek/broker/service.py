@@ -10,38 +10,42 @@ The tree, in start order::
       ReplicaManager         "replica-manager": the partitions, kept in step with
                              the metadata store
       ListenersService       "listeners": one listening port per listener
+      GroupCoordinatorService
+                             "group-coordinator": loads the groups and offsets of
+                             __consumer_offsets, expires offsets, bounds its logs
 
 Children start one after the other, each once the metadata store has started, and
-stop in the reverse order, each once the one before it has stopped: the listeners
-stop accepting and answer the requests in progress, then the replica manager stops,
-then the log manager flushes every log, writes the checkpoints and the clean shutdown
-marker, and last the metadata store is released. twistd stops the tree on SIGTERM
-and waits for all of it.
+stop in the reverse order, each once the one before it has stopped: the group
+coordinator answers the requests waiting for a rebalance and cancels its timers,
+the listeners stop accepting and answer the requests in progress, then the replica
+manager stops, then the log manager flushes
+every log, writes the checkpoints and the clean shutdown marker, and last the
+metadata store is released. twistd stops the tree on SIGTERM and waits for all of
+it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, gatherResults, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from odradek.broker._log_service import LogManagerService
 from odradek.broker.apis import build_registry
 from odradek.broker.apis._configs_dynamic import DynamicBrokerConfig
 from odradek.broker.apis.registry import HandlerRegistry
 from odradek.broker.config import ConfigError, Endpoint, KafkaConfig
-from odradek.broker.log import LogConfig, LogManager
+from odradek.broker.coordinator.group.service import assemble_group_coordinator
+from odradek.broker.log import LogManager
 from odradek.broker.metadata import (
-    BrokerConfigChanged,
     BrokerRegistration,
     IMetadataStore,
     LocalMetadataStore,
-    MetadataChange,
     ensure_meta_properties,
 )
 from odradek.broker.replication import ReplicaManager
@@ -66,9 +70,6 @@ connections still open (a client that stopped reading would otherwise hold the
 shutdown forever).
 """
 
-_NEVER_MS: Final = 10 * 365 * 24 * 3600 * 1000
-"""Periods longer than this (Kafka's default flush period is 2**63-1 ms) mean never."""
-
 
 def _adopt(parent: MultiService, child: Service) -> None:
     """
@@ -85,140 +86,6 @@ def _stop_reactor(reactor: Any) -> None:
     when_running = getattr(reactor, "callWhenRunning", None)
     if when_running is not None:
         when_running(reactor.stop)
-
-
-class LogManagerService(Service):
-    """
-    Runs a L{LogManager}: loads (and if need be recovers) the logs when it starts,
-    runs the log manager's periodic work on the reactor's clock, applies new dynamic
-    topic defaults, and shuts the log manager down when it stops.
-
-    The periodic work, as in Kafka: retention (L{LogManager.cleanup_logs}) every
-    C{log.retention.check.interval.ms}, flushes of logs whose C{flush.ms} passed
-    every C{log.flush.scheduler.interval.ms} (never, by default), and checkpoints of
-    recovery points and log start offsets every
-    C{log.flush.offset.checkpoint.interval.ms} and
-    C{log.flush.start.offset.checkpoint.interval.ms}.
-
-    @ivar log_manager: the log manager.
-    """
-
-    name = "log-manager"
-    _log = Logger()
-
-    def __init__(
-        self,
-        log_manager: LogManager,
-        config: KafkaConfig,
-        dynamic: DynamicBrokerConfig,
-        reactor: Any,
-    ) -> None:
-        """
-        @param log_manager: the log manager, not yet started.
-        @param config: the broker's configuration, for the periods.
-        @param dynamic: the broker's configuration in effect, whose topic defaults
-            the logs follow.
-        @param reactor: the clock of the periodic work (an C{IReactorTime}).
-        """
-        self.log_manager = log_manager
-        self._config = config
-        self._dynamic = dynamic
-        self._reactor = reactor
-        self._loops: list[LoopingCall] = []
-        self._unsubscribe: Callable[[], None] | None = None
-
-    def startService(self) -> None:
-        manager = self.log_manager
-        started = self._reactor.seconds()
-        # Running only once loaded: a log manager that failed to load must not be
-        # shut down, which would mark its log dirs as cleanly shut down.
-        manager.startup()
-        super().startService()  # type: ignore[no-untyped-call]
-        holding = {os.path.dirname(log.directory) for log in manager.logs.values()}
-        unclean = [
-            log_dir
-            for log_dir, clean in manager.had_clean_shutdown.items()
-            if not clean and log_dir in holding
-        ]
-        self._log.info(
-            "Loaded {count} partition logs from {log_dirs} in {seconds:.3f} s"
-            "{recovered}",
-            count=len(manager.logs),
-            log_dirs=", ".join(manager.log_dirs),
-            seconds=self._reactor.seconds() - started,
-            recovered=f"; recovered after an unclean shutdown: {', '.join(unclean)}"
-            if unclean
-            else "",
-            unclean_log_dirs=unclean,
-        )
-        self._unsubscribe = self._dynamic.metadata.subscribe(self._metadata_changed)
-        config = self._config
-        self._every(config.log_retention_check_interval_ms, manager.cleanup_logs)
-        self._every(config.log_flush_scheduler_interval_ms, manager.flush_dirty_logs)
-        self._every(
-            config.log_flush_offset_checkpoint_interval_ms,
-            manager.checkpoint_recovery_points,
-        )
-        self._every(
-            config.log_flush_start_offset_checkpoint_interval_ms,
-            manager.checkpoint_log_start_offsets,
-        )
-
-    def _every(self, period_ms: int, task: Callable[[], object]) -> None:
-        if not 0 < period_ms <= _NEVER_MS:
-            return
-        loop = LoopingCall(self._run, task)
-        loop.clock = self._reactor
-        loop.start(period_ms / 1000, now=False)
-        self._loops.append(loop)
-
-    def _run(self, task: Callable[[], object]) -> None:
-        name = getattr(task, "__name__", repr(task))
-        try:
-            result = task()
-        except Exception:
-            self._log.failure("Periodic log task {task} failed", task=name)
-            return
-        if name == "cleanup_logs" and result:
-            self._log.info("Retention deleted {segments} segments", segments=result)
-
-    def _metadata_changed(self, change: MetadataChange) -> None:
-        if isinstance(change, BrokerConfigChanged):
-            self.apply_dynamic_defaults()
-
-    def apply_dynamic_defaults(self) -> None:
-        """
-        Give every log the topic defaults now in effect, after a dynamic broker
-        config changed.
-        """
-        defaults = self._dynamic.log_config()
-        manager = self.log_manager
-        if defaults == manager.default_config:
-            return
-        manager.default_config = defaults
-        for name, topic in self._dynamic.metadata.topics().items():
-            manager.update_config(
-                name, LogConfig.from_properties(topic.configs, defaults)
-            )
-        self._log.info("Applied new dynamic topic defaults to every log")
-
-    def stopService(self) -> Deferred[None]:
-        super().stopService()  # type: ignore[no-untyped-call]
-        for loop in self._loops:
-            if loop.running:
-                loop.stop()
-        self._loops.clear()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        count = len(self.log_manager.logs)
-        self.log_manager.shutdown()
-        self._log.info(
-            "Flushed and closed {count} partition logs; checkpoints and clean "
-            "shutdown markers written",
-            count=count,
-        )
-        return succeed(None)
 
 
 class ListenersService(Service):
@@ -424,9 +291,10 @@ class BrokerService(MultiService):
         reactor: Any,
     ) -> BrokerService:
         """
-        Put a broker together: its log manager, replica manager, request handlers
-        and listeners, as the children of a new L{BrokerService}. Nothing is read
-        from disk or bound until the service starts.
+        Put a broker together: its log manager, replica manager, group
+        coordinator, request handlers and listeners, as the children of a new
+        L{BrokerService}. Nothing is read from disk or bound until the service
+        starts.
 
         @param config: the broker's configuration.
         @param metadata: the cluster's metadata store.
@@ -470,6 +338,12 @@ class BrokerService(MultiService):
         )
         replica_manager.name = "replica-manager"
         _adopt(service, replica_manager)
+        coordinator, groups = assemble_group_coordinator(
+            replica_manager=replica_manager,
+            metadata=metadata,
+            config=config,
+            reactor=reactor,
+        )
         registry = build_registry(
             config=config,
             metadata=metadata,
@@ -477,9 +351,14 @@ class BrokerService(MultiService):
             replica_manager=replica_manager,
             reactor=reactor,
             node_id=node_id,
+            group_coordinator=coordinator,
+            ensure_offsets_topic=groups.ensure_offsets_topic,
         )
         settings = ServerSettings.from_config(config)
         _adopt(service, ListenersService(reactor, config.listeners, registry, settings))
+        # Last, so that it stops first: requests waiting for a rebalance are
+        # answered at once, and the listeners need not wait for them.
+        _adopt(service, groups)
         return service
 
     def startService(self) -> None:

@@ -4,7 +4,10 @@ L{build_registry}: every request handler of the broker, registered in one regist
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred
 
 from odradek.broker.apis import (
     cluster,
@@ -12,6 +15,8 @@ from odradek.broker.apis import (
     delete_records,
     fetch,
     find_coordinator,
+    group_offsets,
+    groups,
     init_producer_id,
     list_offsets,
     log_dirs,
@@ -26,6 +31,9 @@ from odradek.broker.log import LogManager
 from odradek.broker.metadata import IMetadataStore
 from odradek.broker.replication import ReplicaManager
 
+if TYPE_CHECKING:
+    from odradek.broker.coordinator.group.coordinator import GroupCoordinator
+
 __all__ = ["build_registry"]
 
 
@@ -37,6 +45,8 @@ def build_registry(
     replica_manager: ReplicaManager,
     reactor: Any,
     node_id: int,
+    group_coordinator: GroupCoordinator,
+    ensure_offsets_topic: Callable[[], Deferred[bool]],
 ) -> HandlerRegistry:
     """
     Register the handler of every API the broker serves.
@@ -50,6 +60,10 @@ def build_registry(
         read it from each request's context; it is taken here for the handlers
         that will keep timers of their own).
     @param node_id: this broker's id.
+    @param group_coordinator: the group coordinator, which the group and offset
+        APIs call.
+    @param ensure_offsets_topic: creates C{__consumer_offsets} if it is missing and
+        fires with whether it exists (FindCoordinator calls it).
     @return: the registry, ApiVersions included.
     """
     registry = HandlerRegistry()
@@ -64,5 +78,12 @@ def build_registry(
     configs.register(registry, config=config, metadata=metadata, node_id=node_id)
     cluster.register(registry, metadata=metadata)
     log_dirs.register(registry, log_manager=log_manager)
-    find_coordinator.register(registry)
+    find_coordinator.register(
+        registry,
+        config=config,
+        metadata=metadata,
+        ensure_offsets_topic=ensure_offsets_topic,
+    )
+    groups.register(registry, coordinator=group_coordinator)
+    group_offsets.register(registry, coordinator=group_coordinator, metadata=metadata)
     return registry

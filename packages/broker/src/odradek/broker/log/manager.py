@@ -36,7 +36,11 @@ from odradek.broker.log.checkpoint import (
 )
 from odradek.broker.log.config import LogConfig
 from odradek.broker.log.log import Log
-from odradek.broker.log.topic_partition import TopicPartition
+from odradek.broker.log.topic_partition import (
+    TopicPartition,
+    parse_partition_dir,
+    partition_dir_name,
+)
 from odradek.client.errors import KafkaStorageError
 
 __all__ = ["CLEAN_SHUTDOWN_FILE", "DELETE_DIR_SUFFIX", "LogManager"]
@@ -153,7 +157,7 @@ class LogManager:
                 shutil.rmtree(path, ignore_errors=True)
                 continue
             try:
-                tp = TopicPartition.from_dir_name(name)
+                tp = parse_partition_dir(name)
             except ValueError:
                 _log.warn("Ignoring {path}: not a partition directory", path=path)
                 continue
@@ -217,7 +221,7 @@ class LogManager:
             counts[log_dir] += 1
         log_dir = min(self.log_dirs, key=lambda d: counts[d])
         log = Log.open(
-            os.path.join(log_dir, tp.dir_name),
+            os.path.join(log_dir, partition_dir_name(tp)),
             tp,
             self.config_for(tp.topic),
             self.now_ms,
@@ -240,7 +244,7 @@ class LogManager:
             return False
         log_dir = self._dir_of.pop(tp)
         renamed = os.path.join(
-            log_dir, f"{tp.dir_name}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
+            log_dir, f"{partition_dir_name(tp)}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
         )
         try:
             os.rename(log.directory, renamed)

@@ -1,51 +1,34 @@
 """
-L{TopicPartition}, the name of one partition, and how Kafka names its directory.
-
-The client package has no C{TopicPartition} yet; this one lives with the log until it
-does, and should then move there (with this module re-exporting it).
+How Kafka names the directory of a partition's log. L{TopicPartition} itself is the
+client's (L{odradek.client.structs.TopicPartition}), re-exported here: the broker and
+the client share one class, so that partitions compare equal across them.
 """
 
 from __future__ import annotations
 
-import attrs
+from odradek.client.structs import TopicPartition
 
-__all__ = ["TopicPartition"]
+__all__ = ["TopicPartition", "parse_partition_dir", "partition_dir_name"]
 
 
-@attrs.frozen(order=True)
-class TopicPartition:
+def partition_dir_name(tp: TopicPartition) -> str:
     """
-    A partition of a topic.
-
-    @ivar topic: the topic's name.
-    @ivar partition: the partition's number, from 0.
+    @param tp: a partition.
+    @return: the name of its directory in a log dir, C{<topic>-<partition>}.
     """
+    return f"{tp.topic}-{tp.partition}"
 
-    topic: str
-    partition: int
 
-    def __str__(self) -> str:
-        return f"{self.topic}-{self.partition}"
+def parse_partition_dir(name: str) -> TopicPartition:
+    """
+    Parse a partition directory's name (topics may themselves hold dashes: the
+    partition follows the last one).
 
-    @property
-    def dir_name(self) -> str:
-        """
-        @return: the name of the partition's directory in a log dir,
-            C{<topic>-<partition>}.
-        """
-        return f"{self.topic}-{self.partition}"
-
-    @classmethod
-    def from_dir_name(cls, name: str) -> TopicPartition:
-        """
-        Parse a partition directory's name (topics may themselves hold dashes: the
-        partition follows the last one).
-
-        @param name: a name such as C{orders-eu-3}.
-        @return: the partition it names.
-        @raise ValueError: if C{name} is not C{<topic>-<partition>}.
-        """
-        topic, dash, number = name.rpartition("-")
-        if not dash or not topic or not number.isdigit() or not number.isascii():
-            raise ValueError(f"{name!r} does not name a partition directory")
-        return cls(topic, int(number))
+    @param name: a name such as C{orders-eu-3}.
+    @return: the partition it names.
+    @raise ValueError: if C{name} is not C{<topic>-<partition>}.
+    """
+    topic, dash, number = name.rpartition("-")
+    if not dash or not topic or not number.isdigit() or not number.isascii():
+        raise ValueError(f"{name!r} does not name a partition directory")
+    return TopicPartition(topic, int(number))

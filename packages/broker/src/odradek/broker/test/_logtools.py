@@ -14,6 +14,7 @@ from crc32c import crc32c
 from hypothesis import settings
 
 from odradek.broker.log import Log, LogConfig, TopicPartition
+from odradek.broker.log.topic_partition import partition_dir_name
 from odradek.client.records import (
     CompressionType,
     RecordBatchBuilder,
@@ -114,7 +115,7 @@ def open_log(
     Open a log for L{TP} in C{directory}, with a fixed random seed for jitter.
     """
     return Log.open(
-        os.path.join(directory, TP.dir_name),
+        os.path.join(directory, partition_dir_name(TP)),
         TP,
         config or LogConfig(),
         clock or FakeClock(),

@@ -10,6 +10,7 @@ from unittest import mock
 from twisted.trial.unittest import SynchronousTestCase
 
 from odradek.broker.log import OffsetCheckpointFile, TopicPartition
+from odradek.broker.log.topic_partition import parse_partition_dir, partition_dir_name
 from odradek.client.errors import KafkaStorageError
 
 
@@ -119,7 +120,7 @@ class TopicPartitionTests(SynchronousTestCase):
         """
         The directory is C{<topic>-<partition>}.
         """
-        self.assertEqual(TopicPartition("orders", 3).dir_name, "orders-3")
+        self.assertEqual(partition_dir_name(TopicPartition("orders", 3)), "orders-3")
         self.assertEqual(str(TopicPartition("orders", 3)), "orders-3")
 
     def test_parse(self) -> None:
@@ -127,7 +128,7 @@ class TopicPartitionTests(SynchronousTestCase):
         The partition follows the last dash; topics may hold dashes.
         """
         self.assertEqual(
-            TopicPartition.from_dir_name("orders-eu-12"),
+            parse_partition_dir("orders-eu-12"),
             TopicPartition("orders-eu", 12),
         )
 
@@ -136,4 +137,4 @@ class TopicPartitionTests(SynchronousTestCase):
         Names that are not partition directories are refused.
         """
         for name in ["orders", "orders-", "-3", "orders-x", "orders-٣"]:
-            self.assertRaises(ValueError, TopicPartition.from_dir_name, name)
+            self.assertRaises(ValueError, parse_partition_dir, name)

@@ -7,6 +7,7 @@ the metadata store, each awaited), and a restart that finds everything again.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping
 from typing import Any, cast
@@ -92,7 +93,13 @@ class Broker:
         """
         return self.service.getServiceNamed(name)
 
-    def messages(self, namespace: str = "odradek.broker.service") -> list[str]:
+    def messages(
+        self,
+        namespace: str | tuple[str, ...] = (
+            "odradek.broker.service",
+            "odradek.broker._log_service",
+        ),
+    ) -> list[str]:
         """
         @return: the format strings logged by the services, in order.
         """
@@ -145,8 +152,8 @@ class Broker:
 
 class StopTests(SynchronousTestCase):
     """
-    Stopping the broker stops its parts one at a time, listeners first and the
-    metadata store last, losing nothing.
+    Stopping the broker stops its parts one at a time, the group coordinator and
+    the listeners first and the metadata store last, losing nothing.
     """
 
     def test_order(self) -> None:
@@ -161,6 +168,8 @@ class StopTests(SynchronousTestCase):
         self.assertEqual(
             [m for m in broker.messages() if m.startswith(("Stopp", "Flushed"))],
             [
+                "Stopping {service}",
+                "Stopped {service}",
                 "Stopping {service}",
                 "Stopped accepting connections; finishing the requests in progress "
                 "on {connections} connections",
@@ -179,7 +188,10 @@ class StopTests(SynchronousTestCase):
             for e in broker.events
             if e.get("log_format") == "Stopped {service}"
         ]
-        self.assertEqual(stopped, ["listeners", "replica-manager", "log-manager"])
+        self.assertEqual(
+            stopped,
+            ["group-coordinator", "listeners", "replica-manager", "log-manager"],
+        )
         self.assertTrue(
             os.path.exists(os.path.join(broker.log_dir, CLEAN_SHUTDOWN_FILE))
         )
@@ -308,12 +320,12 @@ class DynamicDefaultsTests(SynchronousTestCase):
 
 class RegistryTests(SynchronousTestCase):
     """
-    The assembled broker serves every API of this issue.
+    The assembled broker serves the data, control plane and group APIs.
     """
 
     def test_apis(self) -> None:
         """
-        The listeners' registry has the data and control plane APIs.
+        The listeners' registry has the data, control plane and group APIs.
         """
         broker = Broker(self)
         broker.service.startService()
@@ -321,6 +333,88 @@ class RegistryTests(SynchronousTestCase):
         registry: HandlerRegistry = factory.registry
         self.assertEqual(
             sorted(int(entry.api_key) for entry in registry),
-            [0, 1, 2, 3, 10, 18, 19, 20, 21, 22, 32, 33, 35, 37, 44, 60],
-        )
+            [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22,
+             32, 33, 35, 37, 42, 44, 47, 60],
+        )  # fmt: skip
         self.successResultOf(broker.service.stopService())
+
+
+def served(broker: Broker, request: Any) -> Any:
+    """
+    Send a request that may wait for timers of the group coordinator (a rebalance
+    completes on the next tick when C{group.initial.rebalance.delay.ms} is 0).
+
+    @return: the decoded response.
+    """
+    protocol, transport = broker.connect()
+    protocol.dataReceived(request_frame(request))
+    broker.reactor.advance(0)
+    broker.reactor.advance(0)
+    kind = type(request)
+    [(_, response)] = responses(transport.value(), (kind.__api_key__, kind.__version__))
+    protocol.connectionLost()
+    return response
+
+
+class GroupTests(SynchronousTestCase):
+    """
+    The assembled broker runs consumer groups, their offsets kept in
+    C{__consumer_offsets} across a restart.
+    """
+
+    properties = {
+        "offsets.topic.num.partitions": "2",
+        "offsets.topic.replication.factor": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+
+    def test_group_and_restart(self) -> None:
+        """
+        FindCoordinator creates C{__consumer_offsets} and names this broker; a
+        member joins, syncs and commits; after a restart the commit is fetched.
+        """
+        broker = Broker(self, self.properties)
+        broker.service.startService()
+        found = served(broker, build(10, 3, key="billing"))
+        self.assertEqual((found.error_code, found.node_id), (0, 1))
+        broker.create_topic()
+        join = {
+            "group_id": "billing",
+            "session_timeout": datetime.timedelta(seconds=10),
+            "rebalance_timeout": datetime.timedelta(seconds=10),
+            "member_id": "",
+            "protocol_type": "consumer",
+            "protocols": [{"name": "range", "metadata": b"sub"}],
+        }
+        required = served(broker, build(11, 5, **join))
+        joined = served(
+            broker, build(11, 5, **{**join, "member_id": required.member_id})
+        )
+        self.assertEqual((joined.error_code, joined.generation_id), (0, 1))
+        member = joined.member_id
+        synced = served(
+            broker,
+            build(14, 3, group_id="billing", generation_id=1, member_id=member,
+                  assignments=[{"member_id": member, "assignment": b"asg"}]),
+        )  # fmt: skip
+        self.assertEqual((synced.error_code, synced.assignment), (0, b"asg"))
+        committed = served(
+            broker,
+            build(8, 8, group_id="billing", generation_id_or_member_epoch=1,
+                  member_id=member, topics=[{"name": "orders", "partitions": [
+                      {"partition_index": 0, "committed_offset": 42,
+                       "committed_metadata": "m"}]}]),
+        )  # fmt: skip
+        self.assertEqual(committed.topics[0].partitions[0].error_code, 0)
+        self.successResultOf(broker.service.stopService())
+        again = Broker(self, self.properties, log_dir=broker.log_dir)
+        again.service.startService()
+        fetched = served(again, build(9, 6, group_id="billing", topics=None))
+        [topic] = fetched.topics
+        self.assertEqual(
+            [(p.partition_index, p.committed_offset, p.metadata)
+             for p in topic.partitions],
+            [(0, 42, "m")],
+        )  # fmt: skip
+        self.successResultOf(again.service.stopService())
+        self.assertEqual(again.reactor.getDelayedCalls(), [])

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from odradek.broker import tap
 from odradek.broker.config import ConfigError, KafkaConfig
+from odradek.broker.coordinator.group.service import GroupCoordinatorService
 from odradek.broker.log import CLEAN_SHUTDOWN_FILE, LogManager
 from odradek.broker.metadata import LocalMetadataStore
 from odradek.broker.replication import ReplicaManager
@@ -31,18 +32,24 @@ class StartTests(SynchronousTestCase):
 
     def test_children(self) -> None:
         """
-        The broker's children are the log manager, the replica manager and the
-        listeners, in that order.
+        The broker's children are the log manager, the replica manager, the
+        listeners and the group coordinator, in that order (so that the group
+        coordinator stops first).
         """
         broker = Broker(self)
         children = list(broker.service)
         self.assertEqual(
             [type(child) for child in children],
-            [LogManagerService, ReplicaManager, ListenersService],
+            [
+                LogManagerService,
+                ReplicaManager,
+                ListenersService,
+                GroupCoordinatorService,
+            ],
         )
         self.assertEqual(
             [child.name for child in children],
-            ["log-manager", "replica-manager", "listeners"],
+            ["log-manager", "replica-manager", "listeners", "group-coordinator"],
         )
 
     def test_listeners_bound(self) -> None:
@@ -72,8 +79,9 @@ class StartTests(SynchronousTestCase):
 
     def test_periodic_work(self) -> None:
         """
-        Retention and the two checkpoints are scheduled with their configured
-        periods; the flush scheduler's default period means never.
+        Retention, the two checkpoints and the expiry of committed offsets are
+        scheduled with their configured periods; the flush scheduler's default
+        period means never.
         """
         broker = Broker(self, {"log.retention.check.interval.ms": "5000"})
         calls: list[str] = []
@@ -88,7 +96,7 @@ class StartTests(SynchronousTestCase):
         self.assertEqual(
             sorted(call.getTime() - broker.reactor.seconds()
                    for call in broker.reactor.getDelayedCalls()),
-            [5.0, 60.0, 60.0],
+            [5.0, 60.0, 60.0, 600.0],
         )  # fmt: skip
         broker.reactor.pump([5] * 12)
         self.assertEqual(
@@ -185,7 +193,7 @@ class StartTests(SynchronousTestCase):
             LocalMetadataStore, "start", lambda store: fail(OSError("unreachable"))
         )
         broker.service.startService()
-        self.assertEqual([child.running for child in broker.service], [0, 0, 0])
+        self.assertEqual([child.running for child in broker.service], [0, 0, 0, 0])
         self.assertTrue(broker.reactor.hasStopped)
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
 
@@ -223,5 +231,5 @@ class StartTests(SynchronousTestCase):
         service = tap.makeService(options)
         self.assertEqual(
             [child.name for child in service],
-            ["log-manager", "replica-manager", "listeners"],
+            ["log-manager", "replica-manager", "listeners", "group-coordinator"],
         )

@@ -1,0 +1,160 @@
+"""
+Running consumer group members (L{group_member}) as processes and watching them:
+what each was assigned, what it read and committed, and when.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+MEMBER_SCRIPT = Path(__file__).with_name("group_member.py")
+DEADLINE_SECONDS = 60.0
+
+
+class Member:
+    """
+    One group member process, its events collected by a reader thread.
+
+    @ivar name: a label for messages.
+    @ivar events: every event printed so far, in order.
+    """
+
+    def __init__(self, name: str, *arguments: str) -> None:
+        self.name = name
+        self.arguments = arguments
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.process: subprocess.Popen[str] | None = None
+        self.stderr_path: Path | None = None
+
+    def start(self, workdir: Path) -> Member:
+        """Start the process, with its standard error in C{workdir}."""
+        self.stderr_path = workdir / f"{self.name}-{len(self.events)}.stderr"
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, str(MEMBER_SCRIPT), *self.arguments],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        return self
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                self.events.append(event)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """@return: the events so far."""
+        with self._lock:
+            return list(self.events)
+
+    def assignment(self) -> set[int] | None:
+        """
+        @return: the partitions the member holds now, as its rebalance callbacks
+            told (eager: the last assignment; cooperative: added and removed), or
+            C{None} before its first assignment.
+        """
+        held: set[int] | None = None
+        for event in self.snapshot():
+            if event["event"] == "assigned":
+                held = (held or set()) | set(event["partitions"])
+            elif event["event"] == "revoked" and held is not None:
+                held -= set(event["partitions"])
+        return held
+
+    def records(self) -> list[tuple[int, int, str]]:
+        """@return: every record the member printed, as (partition, offset, value)."""
+        return [
+            (p, o, v)
+            for event in self.snapshot()
+            if event["event"] == "records"
+            for p, o, v in event["records"]
+        ]
+
+    def count(self, kind: str) -> int:
+        """@return: how many events of C{kind} were printed."""
+        return sum(1 for event in self.snapshot() if event["event"] == kind)
+
+    def terminate(self, timeout: float = 30.0) -> int | None:
+        """Stop it cleanly (SIGTERM: the client closes and leaves the group)."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+    def kill9(self) -> None:
+        """Kill it with SIGKILL: it leaves nothing behind, not even a LeaveGroup."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def describe(self) -> str:
+        """@return: the member's recent events and standard error, for failures."""
+        events = "\n".join(json.dumps(e) for e in self.snapshot()[-15:])
+        stderr = self.stderr_path.read_text()[-3000:] if self.stderr_path else ""
+        return f"--- {self.name} events:\n{events}\n--- {self.name} stderr:\n{stderr}"
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    members: Iterable[Member] = (),
+    timeout: float = DEADLINE_SECONDS,
+) -> float:
+    """
+    Wait for C{condition}.
+
+    @return: how long it took, in seconds.
+    @raise AssertionError: naming C{what}, with the members' events, on timeout.
+    """
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            details = "\n".join(member.describe() for member in members)
+            raise AssertionError(f"timed out waiting for {what}\n{details}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def balanced(members: Iterable[Member], partitions: int) -> bool:
+    """
+    @return: whether the members' assignments are disjoint, cover every
+        partition and differ in size by at most one.
+    """
+    held = [member.assignment() for member in members]
+    if any(h is None for h in held):
+        return False
+    sizes = [len(h or ()) for h in held]
+    union: Counter[int] = Counter(p for h in held for p in (h or ()))
+    return (
+        set(union) == set(range(partitions))
+        and all(n == 1 for n in union.values())
+        and max(sizes) - min(sizes) <= 1
+    )
+
+
+def consumed(members: Iterable[Member]) -> Counter[str]:
+    """@return: how many times each value was printed, over all members."""
+    return Counter(value for member in members for _, _, value in member.records())
