@@ -330,3 +330,41 @@ def test_stalled_poll_loop_removed_and_rejoins(
     wait_until(lambda: balanced(members, PARTITIONS), "the member back", members)
     for member in members:
         member.terminate()
+
+
+def test_bad_commits_get_kafka_errors(broker: Broker) -> None:
+    """
+    Commits for a partition the topic lacks, or with metadata over
+    offset.metadata.max.bytes, are refused with Kafka's error codes, per
+    partition; the good partition's commit is kept and the broker carries on.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    topic = unique_name("groups-bad-commit")
+    group = f"{topic}-group"
+    rdkafka.create_topic(broker.bootstrap, topic, 2)
+    consumer = rdkafka.consumer(broker.bootstrap, group_id=group)
+    offsets = [
+        RdTopicPartition(topic, 0, 5),
+        RdTopicPartition(topic, 7, 5),
+        RdTopicPartition(topic, 1, 3, metadata="m" * 5000),
+    ]
+    try:
+        try:
+            result = consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as raised:
+            # librdkafka raises the first partition error of a synchronous commit.
+            codes = {raised.args[0].code()}
+        else:
+            codes = {tp.error.code() for tp in result if tp.error is not None}
+        assert codes, "the bad commits were not refused"
+        assert codes <= {
+            KafkaError.UNKNOWN_TOPIC_OR_PART,
+            KafkaError.OFFSET_METADATA_TOO_LARGE,
+        }, codes
+        stored = consumer.committed(
+            [RdTopicPartition(topic, 0), RdTopicPartition(topic, 1)], timeout=30
+        )
+        assert [(tp.partition, tp.offset) for tp in stored] == [(0, 5), (1, -1001)]
+    finally:
+        consumer.close()
