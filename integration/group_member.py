@@ -44,6 +44,16 @@ def emit(event: str, **fields: Any) -> None:
     sys.stdout.flush()
 
 
+def commit_and_report(commit: Any, errors: Any) -> None:
+    """Commit synchronously and print whether it worked."""
+    try:
+        commit()
+    except errors as error:
+        emit("committed", ok=False, error=repr(error))
+    else:
+        emit("committed", ok=True)
+
+
 def _stall(options: argparse.Namespace, seen: int) -> None:
     """Stop polling once, for C{--stall-seconds}, after C{--stall-after} records."""
     if options.stall_after is not None and seen >= options.stall_after:
@@ -90,12 +100,9 @@ def run_confluent(options: argparse.Namespace) -> None:
                 continue
             emit("records", records=batch)
             seen += len(batch)
-            try:
-                consumer.commit(asynchronous=False)
-            except KafkaException as error:
-                emit("committed", ok=False, error=str(error))
-            else:
-                emit("committed", ok=True)
+            commit_and_report(
+                lambda: consumer.commit(asynchronous=False), KafkaException
+            )
             _stall(options, seen)
     finally:
         consumer.close()
@@ -140,12 +147,7 @@ def run_kafka_python(options: argparse.Namespace) -> None:
                 continue
             emit("records", records=batch)
             seen += len(batch)
-            try:
-                consumer.commit()
-            except KafkaError as error:
-                emit("committed", ok=False, error=repr(error))
-            else:
-                emit("committed", ok=True)
+            commit_and_report(consumer.commit, KafkaError)
             _stall(options, seen)
     finally:
         consumer.close()

@@ -232,11 +232,7 @@ class RecordBatchBuilder:
         buffer = self._buffer
         limit = self.write_limit
         if count and limit is not None and not force:
-            size = len(buffer)
-            if self._compressed:
-                size = RECORD_BATCH_OVERHEAD + int(
-                    (size - RECORD_BATCH_OVERHEAD) * self.compression_ratio_estimate
-                )
+            size = self.estimated_size_in_bytes() if self._compressed else len(buffer)
             if size + len(length) + n > limit:
                 return -1
         buffer += length

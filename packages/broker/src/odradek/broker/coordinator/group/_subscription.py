@@ -1,20 +1,26 @@
 """
 The topics of a consumer's subscription, read from the metadata a consumer sends in
-JoinGroup (Kafka's C{ConsumerProtocolSubscription}, versions 0 to 3, never flexible:
-an int16 version, then an int32 count of int16-length UTF-8 topic names, then fields
-this module does not need).
+JoinGroup: an int16 version, then Kafka's C{ConsumerProtocolSubscription} of that
+version, decoded with kio's schema (a version newer than kio's is read as the newest
+kio knows, as Kafka's C{ConsumerProtocol} does).
 """
 
 from __future__ import annotations
 
 import struct
+from typing import Any, Final
+
+from kio.schema.consumer_protocol_subscription import v0, v1, v2, v3
+from kio.serial import entity_reader
 
 __all__ = ["CONSUMER_PROTOCOL_TYPE", "subscribed_topics"]
 
-CONSUMER_PROTOCOL_TYPE = "consumer"
+CONSUMER_PROTOCOL_TYPE: Final = "consumer"
 
-_INT16 = struct.Struct(">h")
-_INT32 = struct.Struct(">i")
+_VERSION = struct.Struct(">h")
+_READERS: Final[tuple[Any, ...]] = tuple(
+    entity_reader(module.ConsumerProtocolSubscription) for module in (v0, v1, v2, v3)
+)
 
 
 def subscribed_topics(metadata: bytes) -> frozenset[str] | None:
@@ -26,21 +32,12 @@ def subscribed_topics(metadata: bytes) -> frozenset[str] | None:
         module can read.
     """
     try:
-        (version,) = _INT16.unpack_from(metadata, 0)
+        (version,) = _VERSION.unpack_from(metadata, 0)
         if version < 0:
             return None
-        (count,) = _INT32.unpack_from(metadata, 2)
-        if count < 0 or count > len(metadata):
-            return None
-        position = 6
-        topics = set()
-        for _ in range(count):
-            (length,) = _INT16.unpack_from(metadata, position)
-            position += 2
-            if length < 0 or position + length > len(metadata):
-                return None
-            topics.add(metadata[position : position + length].decode("utf-8"))
-            position += length
-    except (struct.error, UnicodeDecodeError):
+        reader = _READERS[min(version, len(_READERS) - 1)]
+        subscription, _ = reader(bytes(metadata), _VERSION.size)
+    except Exception:
+        # Whatever kio raises for bytes that are no subscription: none is read.
         return None
-    return frozenset(topics)
+    return frozenset(subscription.topics)
