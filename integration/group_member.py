@@ -1,6 +1,6 @@
 """
 One member of a consumer group, run as its own process by the group tests, with a
-real client library (confluent-kafka, kafka-python or aiokafka).
+real client library (confluent-kafka, kafka-python or aiokafka) or the Odradek SDK.
 
 It subscribes to one topic, polls, and after each poll that returned records it
 prints them and then commits them synchronously; so a record printed but not
@@ -210,7 +210,53 @@ def run_aiokafka(options: argparse.Namespace) -> None:
     asyncio.run(main())
 
 
+def run_odradek(options: argparse.Namespace) -> None:
+    from odradek.client import Consumer, RebalanceListener
+    from odradek.client.errors import KafkaError
+
+    class Listener(RebalanceListener):
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            emit("assigned", partitions=sorted(tp.partition for tp in assigned))
+
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            emit("revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    config: dict[str, Any] = {
+        "bootstrap.servers": options.bootstrap,
+        "group.id": options.group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": options.session_timeout_ms,
+        "heartbeat.interval.ms": min(1000, options.session_timeout_ms // 3),
+        "max.poll.interval.ms": options.max_poll_interval_ms,
+    }
+    if options.strategy:
+        config["partition.assignment.strategy"] = options.strategy
+    if options.instance_id:
+        config["group.instance.id"] = options.instance_id
+    consumer = Consumer(config)
+    consumer.subscribe([options.topic], listener=Listener())
+    seen = 0
+    try:
+        while not _stopping:
+            polled = consumer.poll(0.2)
+            batch = [
+                [record.partition, record.offset, (record.value or b"").decode()]
+                for record in polled
+            ]
+            if not batch:
+                continue
+            emit("records", records=batch)
+            seen += len(batch)
+            commit_and_report(consumer.commit_sync, KafkaError)
+            _stall(options, seen)
+    finally:
+        consumer.close()
+        emit("closed")
+
+
 CLIENTS = {
+    "odradek": run_odradek,
     "confluent": run_confluent,
     "kafka-python": run_kafka_python,
     "aiokafka": run_aiokafka,

@@ -15,9 +15,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import rdkafka
+from confluent_kafka import ConsumerGroupTopicPartitions
+from confluent_kafka import TopicPartition as RdTopicPartition
+from scenarios import Record
+
+if TYPE_CHECKING:
+    from conftest import Broker
 
 MEMBER_SCRIPT = Path(__file__).with_name("group_member.py")
+#: How many partitions the group tests' topics have.
+PARTITIONS = 6
 DEADLINE_SECONDS = 60.0
 
 
@@ -158,3 +168,54 @@ def balanced(members: Iterable[Member], partitions: int) -> bool:
 def consumed(members: Iterable[Member]) -> Counter[str]:
     """@return: how many times each value was printed, over all members."""
     return Counter(value for member in members for _, _, value in member.records())
+
+
+def start_member(
+    members: list[Member],
+    workdir: Path,
+    client: str,
+    broker: Broker,
+    group: str,
+    topic: str,
+    *extra: str,
+    name: str | None = None,
+) -> Member:
+    """Start one member and remember it for clean-up."""
+    member = Member(
+        name or f"{client}-{len(members)}",
+        "--client",
+        client,
+        "--bootstrap",
+        broker.bootstrap,
+        "--group",
+        group,
+        "--topic",
+        topic,
+        *extra,
+    )
+    members.append(member)
+    return member.start(workdir)
+
+
+def produce_values(broker: Broker, topic: str, values: list[str]) -> None:
+    """Produce C{values} round-robin over the topic's partitions."""
+    producer = rdkafka.producer(broker.bootstrap)
+    for partition in range(PARTITIONS):
+        chunk = values[partition::PARTITIONS]
+        rdkafka.produce(
+            producer,
+            topic,
+            [Record(None, value.encode()) for value in chunk],
+            partition=partition,
+        )
+
+
+def committed_offsets(broker: Broker, group: str, topic: str) -> dict[int, int]:
+    """@return: the group's committed offset of each partition (-1001: none)."""
+    admin = rdkafka.admin(broker.bootstrap)
+    request = ConsumerGroupTopicPartitions(
+        group, [RdTopicPartition(topic, p) for p in range(PARTITIONS)]
+    )
+    futures = admin.list_consumer_group_offsets([request])
+    result = rdkafka.wait(futures)[group]
+    return {tp.partition: tp.offset for tp in result.topic_partitions}

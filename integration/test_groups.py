@@ -18,14 +18,21 @@ from pathlib import Path
 
 import pytest
 import rdkafka
-from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka import TopicPartition as RdTopicPartition
 from conftest import Broker, BrokerFactory
-from groups import Member, balanced, consumed, wait_until
-from scenarios import Record, unique_name
+from groups import (
+    PARTITIONS,
+    Member,
+    balanced,
+    committed_offsets,
+    consumed,
+    produce_values,
+    start_member,
+    wait_until,
+)
+from scenarios import unique_name
 
 CLIENTS = ("confluent", "kafka-python", "aiokafka")
-PARTITIONS = 6
 
 
 @pytest.fixture
@@ -35,57 +42,6 @@ def members(tmp_path: Path) -> Iterator[list[Member]]:
     yield started
     for member in started:
         member.kill9()
-
-
-def start_member(
-    members: list[Member],
-    workdir: Path,
-    client: str,
-    broker: Broker,
-    group: str,
-    topic: str,
-    *extra: str,
-    name: str | None = None,
-) -> Member:
-    """Start one member and remember it for clean-up."""
-    member = Member(
-        name or f"{client}-{len(members)}",
-        "--client",
-        client,
-        "--bootstrap",
-        broker.bootstrap,
-        "--group",
-        group,
-        "--topic",
-        topic,
-        *extra,
-    )
-    members.append(member)
-    return member.start(workdir)
-
-
-def produce_values(broker: Broker, topic: str, values: list[str]) -> None:
-    """Produce C{values} round-robin over the topic's partitions."""
-    producer = rdkafka.producer(broker.bootstrap)
-    for partition in range(PARTITIONS):
-        chunk = values[partition::PARTITIONS]
-        rdkafka.produce(
-            producer,
-            topic,
-            [Record(None, value.encode()) for value in chunk],
-            partition=partition,
-        )
-
-
-def committed_offsets(broker: Broker, group: str, topic: str) -> dict[int, int]:
-    """@return: the group's committed offset of each partition (-1001: none)."""
-    admin = rdkafka.admin(broker.bootstrap)
-    request = ConsumerGroupTopicPartitions(
-        group, [RdTopicPartition(topic, p) for p in range(PARTITIONS)]
-    )
-    futures = admin.list_consumer_group_offsets([request])
-    result = rdkafka.wait(futures)[group]
-    return {tp.partition: tp.offset for tp in result.topic_partitions}
 
 
 @pytest.mark.parametrize("client", CLIENTS)

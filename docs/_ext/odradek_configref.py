@@ -6,6 +6,8 @@ code.
     .. odradek-config:: broker
     .. odradek-config:: topic
     .. odradek-config:: producer
+    .. odradek-config:: consumer
+    .. odradek-config:: admin
 """
 
 from __future__ import annotations
@@ -87,11 +89,16 @@ def _client_default(default: object) -> str:
     raise ValueError(f"cannot show the default {default!r} in the reference")
 
 
-def _producer_lines() -> list[str]:
-    from odradek.client.config import ProducerConfig, config_reference
+def _client_lines(which: str) -> list[str]:
+    from odradek.client import config
 
+    config_class = {
+        "producer": config.ProducerConfig,
+        "consumer": config.ConsumerConfig,
+        "admin": config.AdminClientConfig,
+    }[which]
     lines: list[str] = []
-    for name, type_name, default, doc in config_reference(ProducerConfig):
+    for name, type_name, default, doc in config.config_reference(config_class):
         lines += [f"``{name}``", f"   {doc}", ""]
         lines += [
             f"   :Type: {type_name.lower()}",
@@ -103,8 +110,9 @@ def _producer_lines() -> list[str]:
 
 class ConfigReference(Directive):
     """
-    Render the broker's (C{broker}), the topic-level (C{topic}) or the producer's
-    (C{producer}) configuration keys.
+    Render the broker's (C{broker}), the topic-level (C{topic}), the producer's
+    (C{producer}), the consumer's (C{consumer}) or the admin client's (C{admin})
+    configuration keys.
     """
 
     required_arguments = 1
@@ -115,11 +123,12 @@ class ConfigReference(Directive):
             lines = _broker_lines()
         elif which == "topic":
             lines = _topic_lines()
-        elif which == "producer":
-            lines = _producer_lines()
+        elif which in ("producer", "consumer", "admin"):
+            lines = _client_lines(which)
         else:
             raise self.error(
-                f"odradek-config takes 'broker', 'topic' or 'producer', not {which!r}"
+                "odradek-config takes 'broker', 'topic', 'producer', 'consumer' or "
+                f"'admin', not {which!r}"
             )
         container = nodes.container()
         self.state.nested_parse(

@@ -15,8 +15,9 @@ An unknown key, a value of the wrong type or out of range, a missing required ke
 and keys that contradict each other all raise L{ConfigError}. The defaults are those
 of Apache Kafka's Java client 4.x. L{config_reference} lists the keys for the docs.
 
-L{CommonClientConfig} holds the keys every client shares; L{ProducerConfig} adds the
-producer's.
+L{CommonClientConfig} holds the keys every client shares; L{ProducerConfig},
+L{ConsumerConfig} and L{AdminClientConfig} add those of the producer, the consumer
+and the admin client.
 """
 
 from __future__ import annotations
@@ -26,52 +27,39 @@ from typing import Any, Final
 
 import attrs
 
-from odradek.client._configdef import NO_DEFAULT, AbstractConfig, define
+from odradek.client._adminconfig import AdminClientConfig
+from odradek.client._commonconfig import (
+    AT_LEAST_0,
+    INT_MAX,
+    CommonClientConfig,
+    for_key,
+)
+from odradek.client._configdef import AbstractConfig, define
 from odradek.client._configtypes import (
     BOOLEAN,
     INT,
-    LIST,
     LONG,
     STRING,
     ConfigError,
     ConfigType,
-    NonEmptyList,
     NonEmptyString,
     OneOf,
     Range,
 )
+from odradek.client._consumerconfig import ConsumerConfig
 from odradek.client.serialization import ISerializer, resolve_serializer
 
 __all__ = [
     "AbstractConfig",
+    "AdminClientConfig",
     "CommonClientConfig",
     "ConfigError",
+    "ConsumerConfig",
     "ProducerConfig",
     "config_reference",
 ]
 
-_INT_MAX: Final = 2**31 - 1
 _MAX_IN_FLIGHT_FOR_IDEMPOTENCE: Final = 5
-_SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-
-
-def _parse_security_protocol(name: str, value: object) -> str:
-    protocol = STRING.parse(name, value).upper()
-    if protocol == "PLAINTEXT":
-        return protocol
-    if protocol in _SECURITY_PROTOCOLS:
-        raise ConfigError(
-            f"Invalid value {value!r} for configuration {name}: {protocol} is not "
-            "supported yet; only PLAINTEXT is",
-            name,
-            value,
-        )
-    raise ConfigError(
-        f"Invalid value {value!r} for configuration {name}: value must be one of "
-        + ", ".join(_SECURITY_PROTOCOLS),
-        name,
-        value,
-    )
 
 
 def _parse_acks(name: str, value: object) -> int:
@@ -97,7 +85,7 @@ def _parse_serializer(name: str, value: object) -> ISerializer:
     try:
         return resolve_serializer(value)
     except ConfigError as e:
-        raise _naming(name, value, e) from None
+        raise for_key(name, value, e) from None
 
 
 def _parse_partitioner(name: str, value: object) -> object:
@@ -107,139 +95,12 @@ def _parse_partitioner(name: str, value: object) -> object:
     try:
         return load_partitioner_class(value)
     except ConfigError as e:
-        raise _naming(name, value, e) from None
+        raise for_key(name, value, e) from None
 
 
-def _naming(name: str, value: object, error: ConfigError) -> ConfigError:
-    return ConfigError(
-        f"Invalid value {value!r} for configuration {name}: {error}", name, value
-    )
-
-
-_SECURITY_PROTOCOL: Final = ConfigType("string", _parse_security_protocol)
 _ACKS: Final = ConfigType("string", _parse_acks)
 _SERIALIZER: Final = ConfigType("class", _parse_serializer)
 _PARTITIONER: Final = ConfigType("class", _parse_partitioner)
-_AT_LEAST_0: Final = Range(0)
-
-
-@attrs.frozen(init=False)
-class CommonClientConfig(AbstractConfig):
-    """
-    The keys every client shares: where the cluster is, how to connect, how long
-    to wait and how to back off.
-    """
-
-    bootstrap_servers = define(
-        "bootstrap.servers",
-        LIST,
-        NO_DEFAULT,
-        "host:port pairs to make the first connection to the cluster.",
-        NonEmptyList(unique=True),
-    )
-    client_id = define(
-        "client.id", STRING, "", "A name for this client, sent with each request."
-    )
-    client_dns_lookup = define(
-        "client.dns.lookup",
-        STRING,
-        "use_all_dns_ips",
-        "How the client uses the addresses a host name resolves to.",
-        OneOf(("use_all_dns_ips", "resolve_canonical_bootstrap_servers_only")),
-    )
-    metadata_max_age_ms = define(
-        "metadata.max.age.ms",
-        LONG,
-        300000,
-        "Refresh metadata at least this often, even without leader changes.",
-        _AT_LEAST_0,
-    )
-    send_buffer_bytes = define(
-        "send.buffer.bytes",
-        INT,
-        131072,
-        "The TCP send buffer (SO_SNDBUF); -1 uses the OS default.",
-        Range(-1),
-    )
-    receive_buffer_bytes = define(
-        "receive.buffer.bytes",
-        INT,
-        32768,
-        "The TCP receive buffer (SO_RCVBUF); -1 uses the OS default.",
-        Range(-1),
-    )
-    reconnect_backoff_ms = define(
-        "reconnect.backoff.ms",
-        LONG,
-        50,
-        "The first wait before reconnecting to a broker; it grows on failures.",
-        _AT_LEAST_0,
-    )
-    reconnect_backoff_max_ms = define(
-        "reconnect.backoff.max.ms",
-        LONG,
-        1000,
-        "The longest wait before reconnecting to a broker that keeps failing.",
-        _AT_LEAST_0,
-    )
-    retry_backoff_ms = define(
-        "retry.backoff.ms",
-        LONG,
-        100,
-        "The first wait before retrying a failed request; it grows on failures.",
-        _AT_LEAST_0,
-    )
-    retry_backoff_max_ms = define(
-        "retry.backoff.max.ms",
-        LONG,
-        1000,
-        "The longest wait before retrying a request that keeps failing.",
-        _AT_LEAST_0,
-    )
-    request_timeout_ms = define(
-        "request.timeout.ms",
-        INT,
-        30000,
-        "How long to wait for a response before retrying or failing a request.",
-        _AT_LEAST_0,
-    )
-    socket_connection_setup_timeout_ms = define(
-        "socket.connection.setup.timeout.ms",
-        LONG,
-        10000,
-        "How long to wait for a connection to be established; grows on failures.",
-        _AT_LEAST_0,
-    )
-    socket_connection_setup_timeout_max_ms = define(
-        "socket.connection.setup.timeout.max.ms",
-        LONG,
-        30000,
-        "The longest wait for a connection to be established.",
-        _AT_LEAST_0,
-    )
-    connections_max_idle_ms = define(
-        "connections.max.idle.ms",
-        LONG,
-        540000,
-        "Close connections idle for this long.",
-    )
-    security_protocol = define(
-        "security.protocol",
-        _SECURITY_PROTOCOL,
-        "PLAINTEXT",
-        "The protocol to talk to brokers with; only PLAINTEXT is supported yet.",
-    )
-
-    def _post_process(
-        self, values: dict[str, Any], originals: Mapping[str, object]
-    ) -> dict[str, Any]:
-        if (
-            "reconnect.backoff.ms" in originals
-            and "reconnect.backoff.max.ms" not in originals
-        ):
-            # As Kafka: a fixed backoff when only its base was given.
-            values["reconnect.backoff.max.ms"] = values["reconnect.backoff.ms"]
-        return values
 
 
 @attrs.frozen(init=False)
@@ -266,35 +127,35 @@ class ProducerConfig(CommonClientConfig):
         INT,
         16384,
         "The size of a partition's batch in bytes; 0 disables batching.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     linger_ms = define(
         "linger.ms",
         LONG,
         5,
         "How long to wait for more records before sending a batch that is not full.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     buffer_memory = define(
         "buffer.memory",
         LONG,
         33554432,
         "The memory in bytes for records waiting to be sent.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     max_block_ms = define(
         "max.block.ms",
         LONG,
         60000,
         "How long send and other calls may block for metadata or buffer memory.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     max_request_size = define(
         "max.request.size",
         INT,
         1048576,
         "The largest request in bytes, and so the largest uncompressed record.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     compression_type = define(
         "compression.type",
@@ -323,16 +184,16 @@ class ProducerConfig(CommonClientConfig):
     retries = define(
         "retries",
         INT,
-        _INT_MAX,
+        INT_MAX,
         "How often to resend a record after a retriable error.",
-        Range(0, _INT_MAX),
+        Range(0, INT_MAX),
     )
     delivery_timeout_ms = define(
         "delivery.timeout.ms",
         INT,
         120000,
         "The most time between send returning and its success or failure.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     max_in_flight_requests_per_connection = define(
         "max.in.flight.requests.per.connection",
@@ -383,7 +244,7 @@ class ProducerConfig(CommonClientConfig):
         LONG,
         0,
         "Skip partitions whose broker has not taken batches for this long; 0: off.",
-        _AT_LEAST_0,
+        AT_LEAST_0,
     )
     key_serializer = define(
         "key.serializer",
@@ -455,7 +316,7 @@ def _check_delivery_timeout(
     """
     Keep C{delivery.timeout.ms} at least C{linger.ms + request.timeout.ms}.
     """
-    floor = min(values["linger.ms"] + values["request.timeout.ms"], _INT_MAX)
+    floor = min(values["linger.ms"] + values["request.timeout.ms"], INT_MAX)
     if values["delivery.timeout.ms"] < floor:
         if "delivery.timeout.ms" in originals:
             raise ConfigError(
@@ -473,7 +334,8 @@ def config_reference(
     """
     Describe every key of a configuration class, for a reference table.
 
-    @param config_class: the class, L{ProducerConfig} unless told otherwise.
+    @param config_class: the class: L{ProducerConfig} unless told otherwise,
+        L{ConsumerConfig}, L{AdminClientConfig} or any other configuration class.
     @return: C{(name, type, default, doc)} for each key, by name: the type's name
         in Kafka's documentation (C{"int"}, C{"long"}, C{"list"} ...), the default
         as defined (C{NO_DEFAULT} for required keys) and a line of documentation

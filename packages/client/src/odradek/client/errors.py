@@ -20,13 +20,14 @@ class for a code, including codes newer than this table (see L{UnknownErrorCode}
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar, NoReturn
 
 __all__ = [
     "BrokerIdNotRegisteredError",
     "BrokerNotAvailableError",
     "ClusterAuthorizationError",
+    "CommitFailedError",
     "ConcurrentTransactionsError",
     "ControllerMovedError",
     "CoordinatorLoadInProgressError",
@@ -97,6 +98,7 @@ __all__ = [
     "MismatchedEndpointTypeError",
     "NetworkError",
     "NewLeaderElectedError",
+    "NoOffsetForPartitionError",
     "NoReassignmentInProgressError",
     "NotControllerError",
     "NotCoordinatorError",
@@ -162,6 +164,7 @@ __all__ = [
     "UnsupportedSaslMechanismError",
     "UnsupportedVersionError",
     "VoterNotFoundError",
+    "WakeupError",
     "error_classes",
     "error_for_code",
     "raise_for_code",
@@ -937,3 +940,46 @@ class IllegalStateError(KafkaError):
     """
 
     name = "ILLEGAL_STATE"
+
+
+class WakeupError(KafkaError):
+    """
+    A consumer's C{wakeup()} was called: the C{poll} (or other blocking call) it
+    interrupted, or the next one, raises this so that the application can close
+    the consumer. It has no wire code (C{code} is -1).
+    """
+
+    name = "WAKEUP"
+
+
+class CommitFailedError(KafkaError):
+    """
+    An offset commit cannot succeed: the consumer was no longer a member of its
+    group's current generation (it was too slow between polls, or the group
+    rebalanced), so its partitions may now belong to another member. It has no
+    wire code (C{code} is -1).
+    """
+
+    name = "COMMIT_FAILED"
+
+
+class NoOffsetForPartitionError(KafkaError):
+    """
+    A partition has no committed offset and C{auto.offset.reset} is C{none}, so
+    the consumer does not know where to start. It has no wire code (C{code} is
+    -1).
+
+    @ivar partitions: the partitions without an offset.
+    """
+
+    name = "NO_OFFSET_FOR_PARTITION"
+
+    def __init__(
+        self, message: str | None = None, partitions: Iterable[object] = ()
+    ) -> None:
+        """
+        @param message: the detail.
+        @param partitions: the partitions without an offset.
+        """
+        super().__init__(message)
+        self.partitions = frozenset(partitions)

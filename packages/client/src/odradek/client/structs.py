@@ -1,8 +1,11 @@
 """
 The value types the producer, the consumer and the admin client share: a partition
-of a topic, a record to produce and what the broker says of a record it stored.
+of a topic, a record to produce, what the broker says of a record it stored, a
+record consumed, and an offset to commit or found by time.
 
-All are frozen attrs classes: compare by value, hash, and never change.
+All but L{ConsumerRecord} are frozen attrs classes: compare by value, hash, and never
+change. Consumer records are made by the thousand per poll, so that class is slotted
+but not frozen (which would cost twice as much to create); treat it as read-only.
 """
 
 from __future__ import annotations
@@ -11,9 +14,16 @@ from collections.abc import Sequence
 
 import attrs
 
-from odradek.client.records.layout import NO_TIMESTAMP, Header
+from odradek.client.records.layout import NO_TIMESTAMP, Header, TimestampType
 
-__all__ = ["ProducerRecord", "RecordMetadata", "TopicPartition"]
+__all__ = [
+    "ConsumerRecord",
+    "OffsetAndMetadata",
+    "OffsetAndTimestamp",
+    "ProducerRecord",
+    "RecordMetadata",
+    "TopicPartition",
+]
 
 
 @attrs.frozen(order=True)
@@ -124,3 +134,82 @@ class RecordMetadata:
     def topic_partition(self) -> TopicPartition:
         """The record's topic and partition."""
         return TopicPartition(self.topic, self.partition)
+
+
+@attrs.define(eq=True)
+class ConsumerRecord:
+    """
+    A record the consumer fetched, after deserialization.
+
+    @ivar topic: the record's topic.
+    @ivar partition: the record's partition.
+    @ivar offset: the record's offset in its partition.
+    @ivar timestamp: milliseconds since the epoch (see L{timestamp_type}).
+    @ivar timestamp_type: whether L{timestamp} is the producer's create time or the
+        broker's log append time.
+    @ivar key: the deserialized key (C{None} for a null key).
+    @ivar value: the deserialized value (C{None} for a null value, a tombstone).
+    @ivar headers: C{(str key, bytes or None value)} pairs, in order.
+    @ivar serialized_key_size: the key's size before deserialization, -1 for a
+        null key.
+    @ivar serialized_value_size: the value's size before deserialization, -1 for a
+        null value.
+    @ivar leader_epoch: the partition leader's epoch when the record was written,
+        or C{None} if unknown.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: TimestampType
+    key: object
+    value: object
+    headers: tuple[Header, ...] = ()
+    serialized_key_size: int = -1
+    serialized_value_size: int = -1
+    leader_epoch: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.topic}-{self.partition}@{self.offset}"
+
+    @property
+    def topic_partition(self) -> TopicPartition:
+        """The record's topic and partition."""
+        return TopicPartition(self.topic, self.partition)
+
+
+@attrs.frozen
+class OffsetAndMetadata:
+    """
+    An offset to commit for a partition, or one that was committed: the offset of
+    the I{next} record to consume (the last processed record's offset plus one).
+
+    @ivar offset: the offset, 0 or more.
+    @ivar metadata: a string stored with the offset.
+    @ivar leader_epoch: the leader epoch of the last consumed record, or C{None}.
+    """
+
+    offset: int = attrs.field()
+    metadata: str = ""
+    leader_epoch: int | None = None
+
+    @offset.validator
+    def _check_offset(self, attribute: object, value: int) -> None:
+        if value < 0:
+            raise ValueError(f"Invalid negative offset {value}")
+
+
+@attrs.frozen
+class OffsetAndTimestamp:
+    """
+    The first offset whose timestamp is at or after a time asked for.
+
+    @ivar offset: the offset.
+    @ivar timestamp: that record's timestamp, in milliseconds since the epoch.
+    @ivar leader_epoch: the leader epoch of the record, or C{None} if unknown.
+    """
+
+    offset: int
+    timestamp: int
+    leader_epoch: int | None = None

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 
 from odradek.broker.apis import (
+    acls,
     cluster,
     configs,
     delete_records,
+    elect_leaders,
     fetch,
     find_coordinator,
     group_offsets,
@@ -77,6 +79,8 @@ def build_registry(
     topics.register(registry, config=config, metadata=metadata, node_id=node_id)
     configs.register(registry, config=config, metadata=metadata, node_id=node_id)
     cluster.register(registry, metadata=metadata)
+    acls.register(registry)
+    elect_leaders.register(registry, metadata=metadata)
     log_dirs.register(registry, log_manager=log_manager)
     find_coordinator.register(
         registry,

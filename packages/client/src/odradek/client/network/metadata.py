@@ -72,6 +72,8 @@ class MetadataManager:
         L{wait_for_topic}.
     @ivar allow_auto_topic_creation: whether Metadata requests let the broker
         create the topics they name (the producer: C{True}, as Java's producer).
+    @ivar all_topics: whether to ask for every topic of the cluster rather than the
+        topics of interest (a consumer subscribed to a pattern needs them all).
     @ivar listeners: callables given each new snapshot after it replaced
         L{current}; exceptions they raise are logged.
     @ivar current: the latest snapshot; at first only the bootstrap servers.
@@ -83,6 +85,7 @@ class MetadataManager:
     metadata_max_age_ms: int = 300000
     retry_backoff_ms: int = 100
     allow_auto_topic_creation: bool = True
+    all_topics: bool = False
     listeners: list[Callable[[ClusterMetadata], object]] = attrs.field(factory=list)
     current: ClusterMetadata = attrs.field(init=False)
     _topics: set[str] = attrs.field(init=False, factory=set)
@@ -225,13 +228,13 @@ class MetadataManager:
         connection = await self.least_loaded_connection()
         version = connection.version_for(ApiKey.METADATA)
         names = sorted(self._topics) if topics is None else list(topics)
-        response: Any = await connection.send(
+        if self.all_topics and topics is None:
+            asked: list[str] | None = None
+        else:
             # Version 0 cannot ask for no topic; all of them will do.
-            metadata_request(
-                version,
-                names if names or version > 0 else None,
-                self.allow_auto_topic_creation,
-            )
+            asked = names if names or version > 0 else None
+        response: Any = await connection.send(
+            metadata_request(version, asked, self.allow_auto_topic_creation)
         )
         cluster = cluster_from_metadata_response(response)
         if topics is not None:

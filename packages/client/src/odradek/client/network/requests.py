@@ -56,10 +56,18 @@ __all__ = [
 ]
 
 #: The newest version of each API that this client can build, where that is below
-#: the newest version in L{SUPPORTED_VERSIONS}. Produce stops at version 12: version
-#: 13 names topics by id instead of by name, and the producer knows only names.
-#: APIs not listed here are built up to their newest supported version.
-CLIENT_MAX_VERSIONS: Mapping[ApiKey, int] = MappingProxyType({ApiKey.PRODUCE: 12})
+#: the newest version in L{SUPPORTED_VERSIONS}. Produce and Fetch stop at version
+#: 12 and OffsetCommit and OffsetFetch at 9: the next versions name topics by id
+#: instead of by name, and the client's metadata knows only names. APIs not listed
+#: here are built up to their newest supported version.
+CLIENT_MAX_VERSIONS: Mapping[ApiKey, int] = MappingProxyType(
+    {
+        ApiKey.PRODUCE: 12,
+        ApiKey.FETCH: 12,
+        ApiKey.OFFSET_COMMIT: 9,
+        ApiKey.OFFSET_FETCH: 9,
+    }
+)
 
 #: The name this client gives itself in ApiVersions requests (version 3 and up).
 CLIENT_SOFTWARE_NAME = "odradek-python"
