@@ -154,6 +154,19 @@ class CompletedFetch:
             ordered = sorted(self.aborted_transactions, key=lambda each: each[1])
             self._aborted.extend(ordered)
 
+    def end_offset(self) -> int | None:
+        """
+        @return: the offset after the last complete batch of the data (where
+            the next fetch may start while this data is handed out), or C{None}
+            for an error or no complete batch.
+        """
+        if self.error is not None:
+            return None
+        end = None
+        for batch in RecordBatchReader(self.records):
+            end = batch.next_offset
+        return end
+
     @property
     def read_committed(self) -> bool:
         """Whether records of aborted transactions are dropped."""
@@ -386,6 +399,22 @@ class FetchBuffer:
         ):
             buffered.add(line.tp)
         return buffered
+
+    def ahead_offset(self, tp: TopicPartition) -> int | None:
+        """
+        @return: where a fetch of C{tp} may start while its buffered data is
+            handed out: after the one current, error-free fetched data buffered
+            for it; C{None} when there is none, or more than one.
+        """
+        found = [
+            fetch for fetch in self._completed if fetch.tp == tp and not fetch.consumed
+        ]
+        line = self._next_in_line
+        if line is not None and line.tp == tp and not line.consumed:
+            found.append(line)
+        if len(found) != 1 or not self.is_current(tp, found[0].next_fetch_offset):
+            return None
+        return found[0].end_offset()
 
     def drain_order(self, tp: TopicPartition) -> int:
         """

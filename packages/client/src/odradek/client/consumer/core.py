@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -115,6 +116,7 @@ class ConsumerCore(ConsumerOffsets):
         self._run_callback = run_callback
         self._pending_error: BaseException | None = None
         self._resetting: Deferred[None] | None = None
+        self._reset_timer: IDelayedCall | None = None
         group = config.group_id
         self.client_id = config.client_id or (
             f"consumer-{group or ''}-{next(_client_numbers)}"
@@ -162,6 +164,7 @@ class ConsumerCore(ConsumerOffsets):
 
     def start(self) -> None:
         """Start the metadata refreshes and the fetcher."""
+        self.metadata.listeners.append(self._metadata_updated)
         self.metadata.start()
         self.fetcher.start()
 
@@ -326,6 +329,7 @@ class ConsumerCore(ConsumerOffsets):
         if self._resetting is not None:
             return
         if not self.subscriptions.partitions_needing_reset(self._now_ms()):
+            self._retry_resets_later()  # those backing off, if any
             return
         resetting = self.offsets.reset_positions()
         self._resetting = resetting
@@ -334,9 +338,48 @@ class ConsumerCore(ConsumerOffsets):
             self._resetting = None
             self.fetcher.wakeup()
             self._event()
+            self._retry_resets_later()
             return result
 
         resetting.addBoth(done).addErrback(self._store_error)
+
+    def _metadata_updated(self, cluster: Any) -> None:
+        """
+        Partitions whose reset waited for their leader are reset at once when
+        the metadata names it, rather than after their backoff.
+        """
+        waiting = [
+            tp
+            for tp in self.subscriptions.assigned_partitions()
+            if self.subscriptions.reset_strategy(tp) is not None
+            and cluster.leader_for(tp) is not None
+        ]
+        if waiting and not self.closed:
+            self.subscriptions.set_reset_backoff(waiting, 0)
+            self._reset_positions()
+
+    def _retry_resets_later(self) -> None:
+        """
+        Partitions whose reset failed back off: retry when the backoff ends,
+        even if no poll comes meanwhile (a blocked poll waits for this).
+        """
+        if self._reset_timer is not None and self._reset_timer.active():
+            return
+        if not any(
+            self.subscriptions.reset_strategy(tp) is not None
+            for tp in self.subscriptions.assigned_partitions()
+        ):
+            return
+
+        def retry() -> None:
+            self._reset_timer = None
+            if not self.closed:
+                self._reset_positions()
+
+        # A little after the backoff ends: times are compared in whole ms.
+        self._reset_timer = self.reactor.callLater(
+            (self.config.retry_backoff_ms + 2) / 1000, retry
+        )
 
     # -- closing
 
@@ -356,6 +399,8 @@ class ConsumerCore(ConsumerOffsets):
             _log.failure("Closing the consumer's group membership failed")
         finally:
             self.closed = True
+            if self._reset_timer is not None and self._reset_timer.active():
+                self._reset_timer.cancel()
             self.fetcher.stop()
             self.metadata.stop()
             self.pool.close()

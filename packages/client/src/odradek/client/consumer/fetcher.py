@@ -183,7 +183,8 @@ class Fetcher:
         now = self._now_ms()
         cluster = self.metadata.current
         subscriptions = self.subscriptions
-        skip = self._buffer.buffered_partitions()
+        buffered = self._buffer.buffered_partitions()
+        skip: set[TopicPartition] = set()
         for asked in self._in_flight.values():
             skip |= asked
         wake_at: float | None = None
@@ -197,6 +198,13 @@ class Fetcher:
         for tp in fetchable:
             if tp in skip:
                 continue
+            ahead = None
+            if tp in buffered:
+                # Fetch what follows the buffered data while it is handed out,
+                # so that the next poll does not wait for a round trip.
+                ahead = self._buffer.ahead_offset(tp)
+                if ahead is None:
+                    continue
             until = self._partition_backoff.get(tp)
             if until is not None:
                 if until > now:
@@ -225,7 +233,7 @@ class Fetcher:
                 continue
             info = cluster.partition(tp)
             requests.setdefault(node_id, {})[tp] = PartitionFetch(
-                position.offset,
+                position.offset if ahead is None else ahead,
                 self.settings.max_partition_fetch_bytes,
                 info.leader_epoch if info is not None else -1,
             )
@@ -352,7 +360,13 @@ class Fetcher:
         available = False
         for tp, fetch in partitions.items():
             result = results.get(tp)
-            if result is None or not self._buffer.is_current(tp, fetch.fetch_offset):
+            if result is None:
+                continue
+            # A fetch sent ahead of buffered data is kept if it still follows
+            # that data; its errors wait for a fetch at the position.
+            if not self._buffer.is_current(tp, fetch.fetch_offset) and (
+                result.error_code or self._buffer.ahead_offset(tp) != fetch.fetch_offset
+            ):
                 continue
             if result.error_code:
                 available = self._partition_failed(tp, fetch, result, now) or available
