@@ -7,13 +7,16 @@ commits, and the wakeup example must end a blocked poll within 100 ms of SIGTERM
 
 from __future__ import annotations
 
+import os
 import re
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 import rdkafka
@@ -132,32 +135,47 @@ def test_wakeup_example(each_broker: Broker, tmp_path: Path) -> None:
         stderr=(tmp_path / "stderr").open("w"),
         text=True,
         bufsize=1,
+        # Each line as it is printed: the test times the wakeup by them.
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    lines: list[tuple[float, str]] = []
+
+    def read(stream: IO[str]) -> None:
+        while line := stream.readline():
+            lines.append((time.monotonic(), line))
+
+    def wait_for(condition: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "".join(line for _, line in lines)
+            time.sleep(0.005)
+
     try:
         assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
+        threading.Thread(target=read, args=(process.stdout,), daemon=True).start()
         # Wait until every record was printed: the poll then blocks for 60 s.
-        while len(RECORD_LINE.findall("".join(lines))) < PARTITIONS * PER_PARTITION:
-            assert time.monotonic() < deadline, "".join(lines)
-            lines.append(process.stdout.readline())
+        wait_for(
+            lambda: (
+                len(RECORD_LINE.findall("".join(line for _, line in lines)))
+                >= PARTITIONS * PER_PARTITION
+            ),
+            60,
+        )
         time.sleep(0.5)
         sent = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        woken_at = None
-        while woken_at is None:
-            ready, _, _ = select.select([process.stdout], [], [], 10)
-            assert ready, "".join(lines)
-            line = process.stdout.readline()
-            lines.append(line)
-            if line.startswith("poll() was woken up"):
-                woken_at = time.monotonic()
+        wait_for(
+            lambda: any(line.startswith("poll() was woken up") for _, line in lines),
+            10,
+        )
+        woken_at = next(
+            at for at, line in lines if line.startswith("poll() was woken up")
+        )
         delay = woken_at - sent
         print(f"\nwakeup ended the blocked poll {delay * 1000:.0f} ms after SIGTERM")
         assert delay < 0.1, f"woken after {delay:.3f} s"
         assert process.wait(30) == 0, (tmp_path / "stderr").read_text()
-        rest = process.stdout.read()
-        assert "Consumer close" in rest
+        wait_for(lambda: any("Consumer close" in line for _, line in lines), 10)
     finally:
         if process.poll() is None:
             process.kill()
