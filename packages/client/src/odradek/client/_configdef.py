@@ -16,7 +16,7 @@ import difflib
 import functools
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Generic, TypeVar, overload
+from typing import Any, Final, Generic, Self, TypeVar, overload
 
 import attrs
 
@@ -171,6 +171,33 @@ class AbstractConfig(Mapping[str, Any]):
 
     _values: Mapping[str, Any]
     _originals: Mapping[str, object] = attrs.field(repr=False, eq=False)
+
+    @classmethod
+    def of(
+        cls, config: Mapping[str, object] | Self | None, settings: Mapping[str, object]
+    ) -> Self:
+        """
+        The configuration of a client face: C{config}, with C{settings}.
+
+        @param config: settings by Kafka's names, or a configuration of this
+            class, or C{None}.
+        @param settings: more settings as keyword arguments, which may override a
+            given configuration's keys.
+        @return: the configuration.
+        @raise ConfigError: for an unknown key or a bad value.
+        """
+        if isinstance(config, cls):
+            if not settings:
+                return config
+            by_attribute = {
+                key.attribute: key.name for key in cls.definition().values()
+            }
+            # Unknown keys are passed on unchanged, so that the error names them.
+            overrides = {
+                by_attribute.get(key, key): value for key, value in settings.items()
+            }
+            return cls({**config.originals, **overrides})
+        return cls(config or {}, **settings)
 
     def __init__(
         self, configs: Mapping[str, object] | None = None, /, **kwargs: object

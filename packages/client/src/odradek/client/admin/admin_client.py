@@ -31,7 +31,6 @@ from odradek.client.admin._topictypes import (
 )
 from odradek.client.admin.core import AdminCore
 from odradek.client.admin.results import ItemResults, ListConsumerGroupsResult
-from odradek.client.admin.twisted_admin import as_admin_config
 from odradek.client.blocking import ReactorThread
 from odradek.client.config import AdminClientConfig
 from odradek.client.structs import OffsetAndMetadata, TopicPartition
@@ -85,7 +84,7 @@ class AdminClient:
         @raise odradek.client.config.ConfigError: for an unknown key or a bad
             value.
         """
-        self.config = as_admin_config(config, settings)
+        self.config = AdminClientConfig.of(config, settings)
         self._thread = reactor_thread or ReactorThread.shared()
         self._core: AdminCore = self._thread.call(self._make_core)
         self._closed = False

@@ -11,7 +11,7 @@ from typing import Any
 from odradek.client.admin.core import AdminCore
 from odradek.client.config import AdminClientConfig
 
-__all__ = ["TwistedAdminClient", "as_admin_config"]
+__all__ = ["TwistedAdminClient"]
 
 
 class TwistedAdminClient(AdminCore):
@@ -47,32 +47,7 @@ class TwistedAdminClient(AdminCore):
             from twisted.internet import reactor as global_reactor
 
             reactor = global_reactor
-        super().__init__(as_admin_config(config, settings), reactor)
+        super().__init__(AdminClientConfig.of(config, settings), reactor)
 
     def __repr__(self) -> str:
         return f"<TwistedAdminClient {self.client_id} {id(self):#x}>"
-
-
-def as_admin_config(
-    config: Mapping[str, object] | AdminClientConfig | None,
-    settings: Mapping[str, object],
-) -> AdminClientConfig:
-    """
-    @param config: settings by Kafka's names, or an L{AdminClientConfig}, or
-        C{None}.
-    @param settings: more settings as keyword arguments, which may override a
-        given L{AdminClientConfig}'s keys.
-    @return: the configuration of an admin client face.
-    @raise odradek.client.config.ConfigError: for an unknown key or a bad value.
-    """
-    if isinstance(config, AdminClientConfig):
-        if not settings:
-            return config
-        definition = AdminClientConfig.definition()
-        by_attribute = {key.attribute: key.name for key in definition.values()}
-        # Unknown keys are passed on unchanged, so that the error names them.
-        overrides = {
-            by_attribute.get(key, key): value for key, value in settings.items()
-        }
-        return AdminClientConfig({**config.originals, **overrides})
-    return AdminClientConfig(config or {}, **settings)

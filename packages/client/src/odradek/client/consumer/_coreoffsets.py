@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from odradek.client import errors
+from odradek.client.consumer.listener import invoke_rebalance_listener
 from odradek.client.network.cluster import PartitionInfo
 from odradek.client.structs import (
     OffsetAndMetadata,
@@ -47,25 +48,14 @@ def call_listener(
     listener: object | None, hook: str, partitions: list[TopicPartition]
 ) -> object:
     """
-    Run one hook of a rebalance listener, if there is a listener.
+    Run one hook of the rebalance listener given to C{subscribe}, if any, with
+    the partitions sorted (see L{invoke_rebalance_listener}).
 
-    A listener that lacks C{on_partitions_lost} gets C{on_partitions_revoked}
-    instead, as Java's default method does.
-
-    @param listener: the listener given to C{subscribe}, or C{None}.
-    @param hook: C{"on_partitions_revoked"}, C{"on_partitions_assigned"} or
-        C{"on_partitions_lost"}.
-    @param partitions: the partitions, sorted.
     @return: what the hook returned (a Deferred, for the Twisted face).
     """
     if listener is None:
         return None
-    method = getattr(listener, hook, None)
-    if method is None and hook == "on_partitions_lost":
-        method = getattr(listener, "on_partitions_revoked", None)
-    if method is None:
-        return None
-    return method(sorted(partitions))
+    return invoke_rebalance_listener(listener, hook, sorted(partitions))
 
 
 def check_topics(topics: Iterable[str]) -> list[str]:

@@ -37,30 +37,10 @@ from odradek.client.structs import (
     TopicPartition,
 )
 
-__all__ = ["Consumer", "as_consumer_config"]
+__all__ = ["Consumer"]
 
 #: How much longer than the consumer's own timeout the thread hop may take.
 _HOP_SLACK = 5.0
-
-
-def as_consumer_config(
-    config: Mapping[str, object] | ConsumerConfig | None, settings: Mapping[str, object]
-) -> ConsumerConfig:
-    """
-    @return: the configuration of a consumer face: C{config}, with C{settings}
-        (keyword arguments, which may override a given L{ConsumerConfig}'s keys).
-    @raise odradek.client.config.ConfigError: for an unknown key or a bad value.
-    """
-    if isinstance(config, ConsumerConfig):
-        if not settings:
-            return config
-        definition = ConsumerConfig.definition()
-        by_attribute = {key.attribute: key.name for key in definition.values()}
-        overrides = {
-            by_attribute.get(key, key): value for key, value in settings.items()
-        }
-        return ConsumerConfig({**config.originals, **overrides})
-    return ConsumerConfig(config or {}, **settings)
 
 
 class _Outcome:
@@ -115,7 +95,7 @@ class Consumer:
         @param settings: more settings as keyword arguments (C{group_id="g"}).
         @raise odradek.client.config.ConfigError: for an unknown key or a bad value.
         """
-        self.config = as_consumer_config(config, settings)
+        self.config = ConsumerConfig.of(config, settings)
         self._thread = reactor_thread or ReactorThread.shared()
         self._signals: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._app_calls: collections.deque[Callable[[], object]] = collections.deque()
@@ -260,6 +240,7 @@ class Consumer:
         @raise odradek.client.errors.InvalidGroupIdError: without C{group.id}.
         @raise odradek.client.errors.IllegalStateError: after C{assign}.
         @raise ValueError: for an empty or non-string topic name.
+        @raise TypeError: for a listener without the listener's methods.
         """
         with self._lock:
             if isinstance(topics, re.Pattern):

@@ -39,6 +39,7 @@ from odradek.client.consumer._coreoffsets import (
 from odradek.client.consumer.assignors import resolve_assignors
 from odradek.client.consumer.coordinator import ConsumerCoordinator, CoordinatorSettings
 from odradek.client.consumer.fetcher import Fetcher, FetchSettings
+from odradek.client.consumer.listener import as_rebalance_listener
 from odradek.client.consumer.offset_lookup import OffsetLookup
 from odradek.client.consumer.subscription import SubscriptionState, SubscriptionType
 from odradek.client.network.metadata import MetadataManager
@@ -195,6 +196,8 @@ class ConsumerCore(ConsumerOffsets):
         """
         self._check_open()
         names = check_topics(topics)
+        if listener is not None:
+            as_rebalance_listener(listener)  # refused now, not at the rebalance
         if not names:
             self.unsubscribe()
             return
@@ -220,6 +223,8 @@ class ConsumerCore(ConsumerOffsets):
         except re.error as error:
             raise ValueError(f"Invalid topic pattern {pattern!r}: {error}") from None
         self._require_group()
+        if listener is not None:
+            as_rebalance_listener(listener)
         self.subscriptions.subscribe_pattern(compiled, listener)
         self.metadata.all_topics = True
         self.metadata.request_update()

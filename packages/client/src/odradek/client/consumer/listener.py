@@ -176,7 +176,7 @@ def as_rebalance_listener(listener: object) -> IConsumerRebalanceListener:
 
 def invoke_rebalance_listener(
     listener: object, method: str, partitions: list[TopicPartition]
-) -> None:
+) -> object:
     """
     Make one call of a rebalance listener, as the consumer's faces do.
 
@@ -185,8 +185,10 @@ def invoke_rebalance_listener(
     @param partitions: the partitions to pass.
     @raise ValueError: if C{method} is not a listener method.
     @raise TypeError: if C{listener} is not a listener.
+    @return: what the method returned (a hook of the Twisted face may return a
+        Deferred to wait for).
     @raise Exception: whatever the listener raises.
     """
     if method not in LISTENER_METHODS:
         raise ValueError(f"Not a rebalance listener method: {method!r}")
-    getattr(as_rebalance_listener(listener), method)(partitions)
+    return getattr(as_rebalance_listener(listener), method)(partitions)

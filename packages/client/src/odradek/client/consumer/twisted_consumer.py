@@ -16,7 +16,6 @@ from twisted.internet.defer import Deferred, maybeDeferred
 
 from odradek.client import errors
 from odradek.client.config import ConsumerConfig
-from odradek.client.consumer.consumer import as_consumer_config
 from odradek.client.consumer.core import CommitCallback, ConsumerCore, call_listener
 from odradek.client.network.cluster import PartitionInfo
 from odradek.client.structs import (
@@ -64,7 +63,7 @@ class TwistedConsumer:
             from twisted.internet import reactor as global_reactor
 
             reactor = global_reactor
-        self.config = as_consumer_config(config, settings)
+        self.config = ConsumerConfig.of(config, settings)
         self._reactor = reactor
         self._core = ConsumerCore(
             self.config,

@@ -12,7 +12,6 @@ from odradek.client.config import ProducerConfig
 from odradek.client.network.cluster import PartitionInfo
 from odradek.client.producer.core import Callback, MissingMetadata, ProducerCore
 from odradek.client.producer.future import FutureRecordMetadata
-from odradek.client.producer.twisted_producer import _as_config
 from odradek.client.structs import ProducerRecord
 
 __all__ = ["Producer"]
@@ -55,7 +54,7 @@ class Producer:
         @param settings: more settings as keyword arguments (C{linger_ms=5}).
         @raise odradek.client.config.ConfigError: for an unknown key or a bad value.
         """
-        self.config = _as_config(config, settings)
+        self.config = ProducerConfig.of(config, settings)
         self._thread = reactor_thread or ReactorThread.shared()
         self._core: ProducerCore = self._thread.call(self._make_core)
         self._closed = False

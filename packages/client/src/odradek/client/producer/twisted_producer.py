@@ -61,7 +61,7 @@ class TwistedProducer:
             from twisted.internet import reactor as global_reactor
 
             reactor = global_reactor
-        self.config = _as_config(config, settings)
+        self.config = ProducerConfig.of(config, settings)
         self._core = ProducerCore(self.config, reactor)
         self._core.start()
         self._closing: Deferred[None] | None = None
@@ -198,24 +198,3 @@ class TwistedProducer:
 
     def __repr__(self) -> str:
         return f"<TwistedProducer {self._core.client_id} {id(self):#x}>"
-
-
-def _as_config(
-    config: Mapping[str, object] | ProducerConfig | None, settings: Mapping[str, object]
-) -> ProducerConfig:
-    """
-    @return: the configuration of a producer face: C{config}, with C{settings}
-        (keyword arguments, which may override a given L{ProducerConfig}'s keys).
-    @raise odradek.client.config.ConfigError: for an unknown key or a bad value.
-    """
-    if isinstance(config, ProducerConfig):
-        if not settings:
-            return config
-        definition = ProducerConfig.definition()
-        by_attribute = {key.attribute: key.name for key in definition.values()}
-        # Unknown keys are passed on unchanged, so that the error names them.
-        overrides = {
-            by_attribute.get(key, key): value for key, value in settings.items()
-        }
-        return ProducerConfig({**config.originals, **overrides})
-    return ProducerConfig(config or {}, **settings)

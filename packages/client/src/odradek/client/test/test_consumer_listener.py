@@ -155,3 +155,25 @@ class AsRebalanceListenerTests(SynchronousTestCase):
             ON_PARTITIONS_ASSIGNED,
             [T0],
         )
+
+
+class SubscribeListenerCheckTests(SynchronousTestCase):
+    """
+    A consumer refuses a listener without the listener's methods when it
+    subscribes, not at the first rebalance.
+    """
+
+    def test_refused_at_subscribe(self) -> None:
+        """subscribe with an object lacking the hooks raises TypeError naming them."""
+        from twisted.internet.testing import MemoryReactorClock
+
+        from odradek.client.consumer.twisted_consumer import TwistedConsumer
+
+        reactor = MemoryReactorClock()
+        consumer = TwistedConsumer(
+            {"bootstrap.servers": "localhost:9092", "group.id": "g"}, reactor=reactor
+        )
+        error = self.assertRaises(TypeError, consumer.subscribe, ["t"], object())
+        self.assertIn("on_partitions_assigned", str(error))
+        self.assertEqual(consumer.subscription(), set())
+        self.successResultOf(consumer.close(0))
