@@ -1,12 +1,15 @@
 """
 A partition's fetched data, L{CompletedFetch}: the record batches one Fetch
-returned for one partition, handed out as L{ConsumerRecord}s a batch at a time and
-only when asked for (Kafka's C{CompletedFetch}); and L{FetchBuffer}, which holds
-the completed fetches and hands their records out.
+returned for one partition, handed out as L{ConsumerRecord}s only when asked for
+(Kafka's C{CompletedFetch}); and L{FetchBuffer}, which holds the completed fetches
+and hands their records out.
 
-Each batch is decoded only when the one before it has been handed out, straight
-into consumer records (L{odradek.client.consumer._decoding}); keys and values are
-deserialized then, the bytes deserializer skipped. For C{read_committed}, batches of
+Records are decoded only as they are handed out, a slice of a batch at a time,
+straight into consumer records (L{odradek.client.consumer._decoding}): a record
+lives from the poll that returns it to the application's dropping it, and the
+garbage collector, which examines every object that outlives a collection, has
+little to examine. Keys and values are deserialized then, the bytes deserializer
+skipped. For C{read_committed}, batches of
 aborted transactions are dropped by Kafka's algorithm; control batches are never
 returned, whatever the isolation level, but their offsets move the position on.
 """
@@ -21,7 +24,7 @@ import attrs
 from twisted.logger import Logger
 
 from odradek.client import errors
-from odradek.client.consumer._decoding import decode_records
+from odradek.client.consumer._decoding import RecordDecoder
 from odradek.client.consumer.subscription import FetchPosition, SubscriptionState
 from odradek.client.records import (
     RECORD_BATCH_OVERHEAD,
@@ -50,6 +53,8 @@ __all__ = [
 _log = Logger()
 
 _Deserialize = Callable[[str, bytes | None], object]
+_MIN_SLICE = 64
+"""The fewest records decoded at a time, however few are asked for."""
 _BATCH_LENGTH = struct.Struct(">i")
 
 
@@ -140,6 +145,7 @@ class CompletedFetch:
     last_epoch: int | None = attrs.field(init=False, default=None)
     consumed: bool = attrs.field(init=False, default=False)
     _batches: Iterator[DefaultRecordBatch] = attrs.field(init=False)
+    _decoder: RecordDecoder | None = attrs.field(init=False, default=None)
     _pending: list[ConsumerRecord] = attrs.field(init=False, factory=list)
     _taken: int = attrs.field(init=False, default=0)
     _batch_end: int = attrs.field(init=False, default=0)
@@ -178,6 +184,7 @@ class CompletedFetch:
         self._pending = []
         self._taken = 0
         self._failure = None
+        self._decoder = None
 
     def fetch_records(self, max_records: int) -> list[ConsumerRecord]:
         """
@@ -215,7 +222,11 @@ class CompletedFetch:
                 last = chunk[-1]
                 self.next_fetch_offset = last.offset + 1
                 self.last_epoch = last.leader_epoch
-                if taken == len(pending) and self._failure is None:
+                if (
+                    taken == len(pending)
+                    and self._decoder is None
+                    and self._failure is None
+                ):
                     # Compaction may have removed the batch's last records.
                     self.next_fetch_offset = max(last.offset + 1, self._batch_end)
                 continue
@@ -223,38 +234,61 @@ class CompletedFetch:
                 if records:
                     break
                 raise self._failure
-            if not self._next_batch():
+            if not self._decode_more(max_records - len(records)):
                 self.consumed = True
         return records
 
-    def _next_batch(self) -> bool:
+    def _decode_more(self, wanted: int) -> bool:
         """
-        Decode the next batch that has records to hand out into L{_pending}, or
-        record the failure met on the way.
+        Decode the next records to hand out into L{_pending}, from the batch being
+        decoded or the next one that has records to hand out, or record the
+        failure met on the way.
 
+        @param wanted: how many records are asked for.
         @return: whether records or a failure are pending; C{False} at the end.
         """
         try:
-            for batch in self._batches:
-                if self.check_crcs and not batch.is_valid():
-                    batch.validate()
-                if self._skipped(batch):
-                    self.next_fetch_offset = max(
-                        self.next_fetch_offset, batch.next_offset
-                    )
-                    self.last_epoch = _epoch(batch)
-                    continue
-                records = self._decode(batch)
+            while True:
+                decoder = self._decoder
+                if decoder is None:
+                    decoder = self._decoder = self._next_batch()
+                    if decoder is None:
+                        return False
+                records = self._decode(decoder, max(wanted, _MIN_SLICE))
+                if decoder.done:
+                    self._decoder = None
                 if records or self._failure is not None:
                     self._pending = records
                     self._taken = 0
-                    self._batch_end = batch.next_offset
                     return True
-                self.next_fetch_offset = max(self.next_fetch_offset, batch.next_offset)
+                if self._decoder is None:
+                    self.next_fetch_offset = max(
+                        self.next_fetch_offset, self._batch_end
+                    )
         except errors.KafkaError as e:
+            self._decoder = None
             self._failure = _wrapped(self.tp, e)
             return True
-        return False
+
+    def _next_batch(self) -> RecordDecoder | None:
+        """
+        @return: the decoder of the next batch that has records to hand out, or
+            C{None} at the end.
+        @raise errors.CorruptRecordError: for a batch whose CRC does not match or
+            that does not decompress.
+        """
+        for batch in self._batches:
+            if self.check_crcs and not batch.is_valid():
+                batch.validate()
+            if self._skipped(batch):
+                self.next_fetch_offset = max(self.next_fetch_offset, batch.next_offset)
+                self.last_epoch = _epoch(batch)
+                continue
+            self._batch_end = batch.next_offset
+            return RecordDecoder(
+                batch, _uncompressed(batch), self.tp.topic, self.tp.partition
+            )
+        return None
 
     def _skipped(self, batch: DefaultRecordBatch) -> bool:
         """
@@ -274,27 +308,16 @@ class CompletedFetch:
                 return batch.producer_id in self._aborted_producers
         return batch.is_control_batch
 
-    def _decode(self, batch: DefaultRecordBatch) -> list[ConsumerRecord]:
+    def _decode(self, decoder: RecordDecoder, most: int) -> list[ConsumerRecord]:
         """
-        @return: the records of C{batch} at or after L{next_fetch_offset},
-            deserialized; those before a key or value that failed to deserialize,
-            with L{_failure} set.
+        @return: the next records of C{decoder}, up to C{most}, those at or after
+            L{next_fetch_offset}, deserialized; those before a key or value that
+            failed to deserialize, with L{_failure} set.
         """
-        body = batch.buffer[RECORD_BATCH_OVERHEAD:]
-        compression = batch.compression_type
-        if compression is CompressionType.NONE:
-            data = body.tobytes()
-        else:
-            try:
-                data = decompress(compression, body)
-            except errors.CorruptRecordError as e:
-                raise errors.CorruptRecordError(
-                    f"{batch.describe()}: {e.message}"
-                ) from None
-        records = decode_records(batch, data, self.tp.topic, self.tp.partition)
-        if batch.base_offset < self.next_fetch_offset:
+        records = decoder.decode(most)
+        start = self.next_fetch_offset
+        if records and records[0].offset < start:
             # A compressed batch, or a fetch from inside a batch.
-            start = self.next_fetch_offset
             records = [record for record in records if record.offset >= start]
         key = _deserializer(self.key_deserializer)
         value = _deserializer(self.value_deserializer)
@@ -333,6 +356,21 @@ class CompletedFetch:
 def _epoch(batch: DefaultRecordBatch) -> int | None:
     epoch = batch.partition_leader_epoch
     return epoch if epoch >= 0 else None
+
+
+def _uncompressed(batch: DefaultRecordBatch) -> bytes:
+    """
+    @return: the records of C{batch}, decompressed.
+    @raise errors.CorruptRecordError: if they do not decompress.
+    """
+    body = batch.buffer[RECORD_BATCH_OVERHEAD:]
+    compression = batch.compression_type
+    if compression is CompressionType.NONE:
+        return body.tobytes()
+    try:
+        return decompress(compression, body)
+    except errors.CorruptRecordError as e:
+        raise errors.CorruptRecordError(f"{batch.describe()}: {e.message}") from None
 
 
 def _is_abort_marker(batch: DefaultRecordBatch) -> bool:

@@ -30,7 +30,7 @@ from odradek.client.errors import InvalidRecordError
 from odradek.client.records import DefaultRecordBatch, Header, TimestampType
 from odradek.client.structs import ConsumerRecord
 
-__all__ = ["decode_records"]
+__all__ = ["RecordDecoder", "decode_records"]
 
 
 def _zigzag(raw: int) -> int:
@@ -85,8 +85,8 @@ def decode_records(
     batch: DefaultRecordBatch, data: bytes, topic: str, partition: int
 ) -> list[ConsumerRecord]:
     """
-    Decode the records of a batch into consumer records whose keys and values are
-    still bytes.
+    Decode all the records of a batch into consumer records whose keys and values
+    are still bytes.
 
     @param batch: the batch, for its offsets, timestamps, count and epoch.
     @param data: its records, uncompressed.
@@ -96,61 +96,100 @@ def decode_records(
     @raise InvalidRecordError: if the records do not decode, or differ from the
         count the batch declares.
     """
-    count = batch.records_count
-    records: list[ConsumerRecord] = []
-    pos = 0
-    index = 0
-    next_attempt = 0
-    misses = 0
-    try:
-        while index < count:
-            if index >= next_attempt:
-                found = _decode_run(batch, data, pos, count - index, topic, partition)
-                if found is not None:
-                    decoded, pos = found
-                    records.extend(decoded)
-                    index += len(decoded)
-                    misses = 0
-                    continue
-                # Varied records: try again later, less and less often.
-                misses = min(misses + 1, 5)
-                next_attempt = index + (8 << misses)
-            pos = _decode_each(
-                batch,
-                data,
-                pos,
-                index,
-                min(count, next_attempt),
-                records,
-                topic,
-                partition,
+    return RecordDecoder(batch, data, topic, partition).decode(batch.records_count)
+
+
+@attrs.define(eq=False)
+class RecordDecoder:
+    """
+    The decode of a batch's records into consumer records, a slice at a time, so
+    that records are made only when they are about to be handed out (and, short
+    lived, cost the garbage collector little).
+
+    @ivar batch: the batch, for its offsets, timestamps, count and epoch.
+    @ivar data: its records, uncompressed.
+    @ivar topic: the topic the records belong to.
+    @ivar partition: their partition.
+    @ivar decoded: how many records were decoded so far.
+    """
+
+    batch: DefaultRecordBatch
+    data: bytes
+    topic: str
+    partition: int
+    decoded: int = attrs.field(init=False, default=0)
+    _pos: int = attrs.field(init=False, default=0)
+    _next_attempt: int = attrs.field(init=False, default=0)
+    _misses: int = attrs.field(init=False, default=0)
+
+    @property
+    def done(self) -> bool:
+        """Whether every record of the batch was decoded."""
+        return self.decoded >= self.batch.records_count
+
+    def decode(self, most: int) -> list[ConsumerRecord]:
+        """
+        Decode the next records.
+
+        @param most: the most records to decode.
+        @return: up to C{most} records, in order; none once L{done}.
+        @raise InvalidRecordError: if the records do not decode, or differ from
+            the count the batch declares.
+        """
+        batch, data = self.batch, self.data
+        count = batch.records_count
+        stop = min(count, self.decoded + most)
+        records: list[ConsumerRecord] = []
+        pos = self._pos
+        index = self.decoded
+        try:
+            while index < stop:
+                left = stop - index
+                if index >= self._next_attempt and left >= _MIN_RUN:
+                    found = _decode_run(
+                        batch, data, pos, left, self.topic, self.partition
+                    )
+                    if found is not None:
+                        decoded, pos = found
+                        records.extend(decoded)
+                        index += len(decoded)
+                        self._misses = 0
+                        continue
+                    # Varied records: try again later, less and less often.
+                    self._misses = misses = min(self._misses + 1, 5)
+                    self._next_attempt = index + (8 << misses)
+                attempt = self._next_attempt
+                each = min(stop, attempt) - index if attempt > index else left
+                pos = _decode_each(
+                    batch, data, pos, each, records, self.topic, self.partition
+                )
+                index += each
+        except (IndexError, ValueError) as e:
+            raise InvalidRecordError(
+                f"{batch.describe()}: record {self.decoded + len(records)} does not"
+                f" decode: {e}"
+            ) from None
+        self._pos = pos
+        self.decoded = index
+        if index == count and pos != len(data):
+            raise InvalidRecordError(
+                f"{batch.describe()}: {len(data) - pos} bytes remain after the"
+                f" {count} records it declares"
             )
-            index = len(records)
-    except (IndexError, ValueError) as e:
-        raise InvalidRecordError(
-            f"{batch.describe()}: record {len(records)} does not decode: {e}"
-        ) from None
-    if pos != len(data):
-        raise InvalidRecordError(
-            f"{batch.describe()}: {len(data) - pos} bytes remain after the {count}"
-            " records it declares"
-        )
-    return records
+        return records
 
 
 def _decode_each(
     batch: DefaultRecordBatch,
     data: bytes,
     pos: int,
-    first: int,
-    stop: int,
+    count: int,
     records: list[ConsumerRecord],
     topic: str,
     partition: int,
 ) -> int:
     """
-    Decode records C{first} to C{stop} (excluded) one at a time, appending them to
-    C{records}.
+    Decode C{count} records one at a time, appending them to C{records}.
 
     @return: the position after the last record decoded.
     """
@@ -164,7 +203,8 @@ def _decode_each(
     timestamp_type = batch.timestamp_type
     epoch = _epoch(batch)
     no_headers = _NO_HEADERS
-    for _ in range(first, stop):
+    first = len(records)
+    for _ in range(count):
         b = data[pos]
         if b < 0x80:
             pos += 1
@@ -315,14 +355,16 @@ class _RunPlan:
         it must be (C{_CONSTANT}, C{_MORE} or C{_LAST}) and, if constant, itself.
     @ivar timestamp_at: where the timestamp delta is.
     @ivar offset_at: where the offset delta is.
-    @ivar fields: unpacks the key and the value of a record, those not empty.
+    @ivar key: unpacks a record's key, if not empty.
+    @ivar value: unpacks a record's value, if not empty.
     """
 
     size: int
     checks: tuple[tuple[int, int, bytes], ...]
     timestamp_at: int
     offset_at: int
-    fields: struct.Struct | None
+    key: struct.Struct | None
+    value: struct.Struct | None
 
     @classmethod
     def of(cls, shape: _Shape) -> _RunPlan:
@@ -355,14 +397,15 @@ class _RunPlan:
         value_at = constant(value_length)
         at += max(value_size, 0)
         constant(b"\x00")
-        layout = ""
-        cursor = 0
-        for start, size in ((key_at, key_size), (value_at, value_size)):
-            if size > 0:
-                layout += f"{start - cursor}x{size}s"
-                cursor = start + size
-        fields = struct.Struct(f"<{layout}{at - cursor}x") if layout else None
-        return cls(at, tuple(checks), timestamp_at, offset_at, fields)
+
+        def field(start: int, size: int) -> struct.Struct | None:
+            if size <= 0:
+                return None
+            return struct.Struct(f"<{start}x{size}s{at - start - size}x")
+
+        key = field(key_at, key_size)
+        value = field(value_at, value_size)
+        return cls(at, tuple(checks), timestamp_at, offset_at, key, value)
 
 
 def _shape(data: bytes, pos: int) -> _Shape | None:
@@ -458,6 +501,16 @@ def _offsets(
     return map(add, repeat(base_offset), _column(data, at, stop, step, size))
 
 
+def _field(run: bytes, unpack: struct.Struct | None, size: int) -> Iterator[object]:
+    """
+    @return: the key or the value of each record of C{run}, read by C{unpack},
+        or of C{size} if none: C{None} for -1, empty bytes for 0.
+    """
+    if unpack is None:
+        return repeat(None if size else b"")
+    return map(getitem, unpack.iter_unpack(run), repeat(0))
+
+
 def _decode_run(
     batch: DefaultRecordBatch,
     data: bytes,
@@ -494,12 +547,10 @@ def _decode_run(
     else:
         deltas = _column(data, pos + plan.timestamp_at, stop, size, shape[1])
         timestamps = map(add, repeat(batch.first_timestamp), deltas)
-    columns: Iterator[tuple[bytes, ...]] = iter(())
-    if plan.fields is not None:
-        columns = zip(*plan.fields.iter_unpack(data[pos:stop]), strict=True)
+    run = data[pos:stop]
     key_size, value_size = shape[4], shape[6]
-    keys = next(columns) if key_size > 0 else repeat(None if key_size else b"")
-    values = next(columns) if value_size > 0 else repeat(None if value_size else b"")
+    keys = _field(run, plan.key, key_size)
+    values = _field(run, plan.value, value_size)
     records = list(
         map(
             ConsumerRecord,

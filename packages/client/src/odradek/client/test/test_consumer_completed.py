@@ -16,7 +16,7 @@ from odradek.client.consumer._completed import (
     CompletedFetch,
     RecordDeserializationError,
 )
-from odradek.client.consumer._decoding import decode_records
+from odradek.client.consumer._decoding import RecordDecoder, decode_records
 from odradek.client.records import (
     RECORD_BATCH_OVERHEAD,
     CompressionType,
@@ -178,6 +178,54 @@ class DecodeRecordsTests(SynchronousTestCase):
         self.assertRaises(errors.InvalidRecordError, _decoded, bytes(built))
 
 
+class RecordDecoderTests(SynchronousTestCase):
+    """
+    Tests for L{RecordDecoder}: the decode of a batch's records a slice at a time.
+    """
+
+    def test_slices(self) -> None:
+        """
+        Slices of any size, across runs of one shape and varied records, give
+        the records the whole decode gives, in order, and no more.
+        """
+        rnd = random.Random(8)
+        builder = RecordBatchBuilder(base_offset=50)
+        for index in range(700):
+            value = b"v" * (100 if index % 97 > 20 else rnd.choice([0, 1, 40, 200]))
+            headers = [("h", b"x")] if index % 131 == 0 else []
+            builder.append(10**12 + index, None, value, headers)
+        only, whole = _decoded(builder.build())
+        data = only.buffer[RECORD_BATCH_OVERHEAD:].tobytes()
+        for sizes in ([1], [3], [64], [500], [1, 2, 3, 5, 8, 13, 21, 34]):
+            decoder = RecordDecoder(only, data, TP.topic, TP.partition)
+            sliced: list[ConsumerRecord] = []
+            step = 0
+            while not decoder.done:
+                most = sizes[step % len(sizes)]
+                records = decoder.decode(most)
+                self.assertLessEqual(len(records), most)
+                self.assertEqual(decoder.decoded, len(sliced) + len(records))
+                sliced.extend(records)
+                step += 1
+            self.assertEqual(sliced, whole, sizes)
+            self.assertEqual(decoder.decode(10), [])
+
+    def test_errorNamesRecord(self) -> None:
+        """
+        A record that does not decode, past the first slice, is named by its
+        place in the batch; the slices before it came out whole.
+        """
+        built = bytearray(batch(0, [b"x" * 10] * 8))
+        # Record 5's length (its first byte) claims two more bytes than it has.
+        built[RECORD_BATCH_OVERHEAD + 5 * 17] += 4
+        only = next(iter_batches(bytes(built)))
+        data = only.buffer[RECORD_BATCH_OVERHEAD:].tobytes()
+        decoder = RecordDecoder(only, data, TP.topic, TP.partition)
+        self.assertEqual([r.offset for r in decoder.decode(4)], [0, 1, 2, 3])
+        error = self.assertRaises(errors.InvalidRecordError, decoder.decode, 4)
+        self.assertIn("record 5 does not decode", str(error))
+
+
 def _fetch(*batches: bytes, offset: int = 0, **kwargs: object) -> CompletedFetch:
     return CompletedFetch(TP, offset, b"".join(batches), **kwargs)  # type: ignore[arg-type]
 
@@ -199,6 +247,30 @@ class CompletedFetchTests(SynchronousTestCase):
         self.assertEqual(fetch.fetch_records(4), [])
         self.assertTrue(fetch.consumed)
         self.assertEqual(fetch.last_epoch, 0)
+
+    def test_decodesOnlyWhatIsHandedOut(self) -> None:
+        """
+        A large batch is decoded a slice at a time, as its records are handed
+        out, not all at once.
+        """
+        fetch = _fetch(batch(0, [b"a" * 20] * 1000))
+        decoded: list[int] = []
+        decode = RecordDecoder.decode
+
+        def counting(decoder: RecordDecoder, most: int) -> list[ConsumerRecord]:
+            records = decode(decoder, most)
+            decoded.append(len(records))
+            return records
+
+        self.patch(RecordDecoder, "decode", counting)
+        self.assertEqual(len(fetch.fetch_records(10)), 10)
+        self.assertEqual(decoded, [64])
+        self.assertEqual(len(fetch.fetch_records(500)), 500)
+        self.assertEqual(decoded, [64, 446])
+        rest = fetch.fetch_records(1000)
+        self.assertEqual([rest[0].offset, rest[-1].offset], [510, 999])
+        self.assertEqual(sum(decoded), 1000)
+        self.assertEqual(fetch.next_fetch_offset, 1000)
 
     def test_skipsRecordsBeforeFetchOffset(self) -> None:
         """Records before the offset fetched (in the first batch) are skipped."""
