@@ -103,14 +103,19 @@ def running(kind: str, root: Path) -> Iterator[BrokerProcess | TansuProcess]:
         broker.stop()
 
 
-def create_topic(bootstrap: str, topic: str) -> None:
+def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
+    """Create C{topic} with C{partitions} partitions and wait until it is known."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
         future.result(timeout=60)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         metadata = admin.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is not None and metadata.error is None and metadata.partitions:
+        if (
+            metadata is not None
+            and metadata.error is None
+            and len(metadata.partitions) >= partitions
+        ):
             return
         time.sleep(0.1)
     raise RuntimeError(f"topic {topic} did not appear")
@@ -137,11 +142,21 @@ def produce(bootstrap: str, topic: str, size: int, count: int, producers: int) -
 
 
 def produce_alone(
-    bootstrap: str, topic: str, size: int, count: int
+    bootstrap: str,
+    topic: str,
+    size: int,
+    count: int,
+    acks: str = "1",
+    compression: str = "none",
+    partition: int | None = 0,
 ) -> tuple[float, float]:
     """
-    Produce C{count} records of C{size} bytes (no key) with acks=1 from one producer.
+    Produce C{count} records of C{size} bytes (no key) from one producer.
 
+    @param acks: C{"1"} or C{"all"}.
+    @param compression: librdkafka's C{compression.type} (C{"none"}, C{"lz4"} ...).
+    @param partition: the partition of every record, or C{None} for librdkafka's
+        partitioner (sticky for records without a key).
     @return: C{time.perf_counter()} at the first record and after the last
         acknowledgement.
     """
@@ -154,20 +169,21 @@ def produce_alone(
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
-            "acks": "1",
+            "acks": acks,
             "linger.ms": 5,
             "batch.size": 1_000_000,
             "queue.buffering.max.kbytes": 1_048_576,
-            "compression.type": "none",
+            "compression.type": compression,
         }
     )
+    target = {} if partition is None else {"partition": partition}
     value = (b"0123456789abcdef" * (size // 16 + 1))[:size]
     started = time.perf_counter()
     produce_one = producer.produce
     for _ in range(count):
         while True:
             try:
-                produce_one(topic, value, partition=0, on_delivery=report)
+                produce_one(topic, value, on_delivery=report, **target)
                 break
             except BufferError:
                 producer.poll(0.005)
@@ -194,9 +210,12 @@ def consume(bootstrap: str, topic: str, count: int, consumers: int) -> float:
     return max(end for _, end in spans) - min(start for start, _ in spans)
 
 
-def consume_alone(bootstrap: str, topic: str, count: int) -> tuple[float, float]:
+def consume_alone(
+    bootstrap: str, topic: str, count: int, partitions: int = 1
+) -> tuple[float, float]:
     """
-    Read C{count} records from offset 0 of partition 0 (manual assignment).
+    Read C{count} records in all from offset 0 of partitions 0 to C{partitions} - 1
+    (manual assignment).
 
     @return: C{time.perf_counter()} at the assignment and after the last record.
     """
@@ -216,10 +235,13 @@ def consume_alone(bootstrap: str, topic: str, count: int) -> tuple[float, float]
     received = 0
     try:
         started = time.perf_counter()
-        consumer.assign([TopicPartition(topic, 0, 0)])
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
         deadline = time.monotonic() + DEADLINE_SECONDS
         while received < count and time.monotonic() < deadline:
-            for message in consumer.consume(num_messages=10_000, timeout=1.0):
+            # Ask for no more than remain: consume() waits out its timeout for a
+            # batch it cannot fill, which would add up to a second to the time.
+            wanted = min(10_000, count - received)
+            for message in consumer.consume(num_messages=wanted, timeout=1.0):
                 if message.error() is not None:
                     raise KafkaException(message.error())
                 received += 1
