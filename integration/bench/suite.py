@@ -62,8 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "latency_rate": 2_000,
     "latency_seconds": 10.0,
     "rss_gb": 1.0,
-    "producer_records": 150_000,
-    "consumer_records": 500_000,
+    "producer_records": 500_000,
+    "consumer_records": 1_000_000,
 }
 QUICK: dict[str, Any] = {
     "rounds": 1,
