@@ -12,8 +12,9 @@ import argparse
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, NoReturn, TypeVar
 
+from odradek.client.admin import AdminClient
 from odradek.client.config import ConfigError
 from odradek.client.errors import KafkaError, RequestTimedOutError
 
@@ -29,7 +30,10 @@ __all__ = [
     "parse_key_values",
     "read_properties",
     "run_tool",
+    "with_admin",
 ]
+
+_T = TypeVar("_T")
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a tool waits for the cluster's answer to one call, by default."""
@@ -159,6 +163,23 @@ def client_config(
     if extra:
         config.update(extra)
     return config
+
+
+def with_admin(options: argparse.Namespace, work: Callable[[AdminClient], _T]) -> _T:
+    """
+    Run C{work} with an admin client configured by L{client_config}, closed
+    afterwards (waiting at most C{--timeout}).
+
+    @param options: the parsed command line (with L{add_connection_flags}'s
+        flags).
+    @param work: what to do with the client.
+    @return: what C{work} returns.
+    """
+    admin = AdminClient(client_config(options))
+    try:
+        return work(admin)
+    finally:
+        admin.close(timeout=options.timeout)
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

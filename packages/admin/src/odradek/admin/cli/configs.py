@@ -20,9 +20,9 @@ from odradek.admin.cli._common import (
     ToolError,
     ToolParser,
     add_connection_flags,
-    client_config,
     read_properties,
     run_tool,
+    with_admin,
 )
 from odradek.client.admin import AdminClient, ConfigResource
 from odradek.client.errors import UnsupportedVersionError
@@ -214,11 +214,7 @@ def main(argv: list[str]) -> int:
     @return: the exit status.
     """
     options = parse_args(argv)
-    admin = AdminClient(client_config(options))
-    try:
-        return execute(options, admin)
-    finally:
-        admin.close(timeout=options.timeout)
+    return with_admin(options, lambda admin: execute(options, admin))
 
 
 def run() -> None:

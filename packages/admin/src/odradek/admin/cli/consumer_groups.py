@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 
-from odradek.admin.cli._common import EXIT_ERROR, client_config, run_tool
+from odradek.admin.cli._common import EXIT_ERROR, run_tool, with_admin
 from odradek.admin.cli._groupsfmt import (
     format_delete_offsets,
     format_listings,
@@ -342,8 +342,8 @@ def main(argv: list[str]) -> int:
     )
     for argument in options.topic or ():
         parse_topic_argument(argument)
-    admin = AdminClient(client_config(options))
-    try:
+
+    def work(admin: AdminClient) -> int:
         tool = _Tool(options, admin)
         if options.list:
             return tool.list_groups(states)
@@ -354,8 +354,8 @@ def main(argv: list[str]) -> int:
         if spec is not None:
             return tool.reset_offsets(spec)
         return tool.delete_offsets()
-    finally:
-        admin.close(options.timeout)
+
+    return with_admin(options, work)
 
 
 def run() -> None:
