@@ -130,6 +130,8 @@ def test_broker_matrix_complete(suite_run: dict[str, Any]) -> None:
         assert len(found) == MATRIX_CASES * len(BROKERS)
         assert all(m["records_per_second"] > 0 for m in found)
         assert all(m["mb_per_second"] > 0 for m in found)
+        # One round at --quick: the rates of the rounds are that round's.
+        assert all(m["round_rates"] == [m["records_per_second"]] for m in found)
 
 
 def test_latency_and_rss(suite_run: dict[str, Any]) -> None:
@@ -152,6 +154,9 @@ def test_clients_complete(suite_run: dict[str, Any]) -> None:
         found = {m["system"]: m for m in cells(results, "client", workload)}
         assert set(found) == set(CLIENTS)
         assert all(m["records_per_second"] > 0 for m in found.values())
+        assert all(
+            m["round_rates"] == [m["records_per_second"]] for m in found.values()
+        )
 
 
 def test_ratios_and_targets(suite_run: dict[str, Any]) -> None:

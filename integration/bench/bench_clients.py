@@ -131,6 +131,7 @@ def _best_of(
                 f"{client:16} {count / seconds:>12,.0f} records/s",
                 flush=True,
             )
+            kept.round_rates.append(count / seconds)
             if kept.seconds is None or seconds < kept.seconds:
                 kept.set_rate(count, seconds, size)
                 kept.error = None

@@ -91,17 +91,21 @@ def run_matrix(
     """
     for case in cases() if selected is None else selected:
         best: dict[tuple[str, str], Measurement] = {}
+        rates: dict[tuple[str, str], list[float]] = {}
         count = counts[case.size]
         for round_number, (system, broker) in itertools.product(
             range(rounds), brokers.items()
         ):
             for measurement in _run_case(system, broker, case, count, round_number):
                 key = (system, measurement.workload)
+                if measurement.records_per_second is not None:
+                    rates.setdefault(key, []).append(measurement.records_per_second)
                 kept = best.get(key)
                 if kept is None or _faster(measurement, kept):
                     best[key] = measurement
-        for measurement in best.values():
+        for key, measurement in best.items():
             measurement.rounds = rounds
+            measurement.round_rates = rates.get(key, [])
             report(measurement)
 
 

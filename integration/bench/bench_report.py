@@ -42,6 +42,8 @@ class Measurement:
     @ivar parameters: what defines the case (record size, partitions, acks ...).
     @ivar error: why the measurement failed, or C{None}; its figures are then
         C{None}.
+    @ivar round_rates: records/s of every round that ran, the best of which is
+        C{records_per_second}; how far apart they are is the run-to-run spread.
     """
 
     group: str
@@ -61,6 +63,7 @@ class Measurement:
     rss_read_kib: int | None = None
     rounds: int = 1
     error: str | None = None
+    round_rates: list[float] = field(default_factory=list)
 
     def set_rate(self, records: int, seconds: float, size: int) -> None:
         """Fill records, seconds, records/s and MB/s (of values) from one run."""
@@ -68,6 +71,16 @@ class Measurement:
         self.seconds = seconds
         self.records_per_second = records / seconds if seconds > 0 else None
         self.mb_per_second = records * size / MB / seconds if seconds > 0 else None
+
+    @property
+    def spread(self) -> float | None:
+        """
+        @return: how much slower the slowest round was than the best, as a
+            fraction of the best, or C{None} with fewer than two rounds.
+        """
+        if len(self.round_rates) < 2:
+            return None
+        return 1 - min(self.round_rates) / max(self.round_rates)
 
     def key(self) -> tuple[str, str, str]:
         """@return: what identifies the cell but for the system."""
@@ -289,6 +302,10 @@ def _number(value: float | None, fmt: str = ",.0f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _verdict(ratio: Ratio | None) -> str:
     if ratio is None or ratio.ratio is None:
         return ""
@@ -341,9 +358,10 @@ def _print_throughput(
         else "clients against one Odradek broker"
     )
     print(title)
+    cpu = group == "broker"
     header = (
         f"{'workload':9} {'case':26} {'system':16} {'records/s':>11} "
-        f"{'MB/s':>7}  Odradek / system"
+        f"{'spread':>6} {'MB/s':>7} {'cpu s' if cpu else '':>6}  Odradek / system"
     )
     print(header)
     print("-" * (len(header) + 24))
@@ -360,7 +378,9 @@ def _print_throughput(
         print(
             f"{m.workload:9} {short_label(m.parameters):26} {m.system:16} "
             f"{_number(m.records_per_second):>11} "
-            f"{_number(m.mb_per_second, '.1f'):>7}  "
+            f"{_percent(m.spread):>6} "
+            f"{_number(m.mb_per_second, '.1f'):>7} "
+            f"{_number(m.broker_cpu_seconds, '.2f') if cpu else '':>6}  "
             f"{'FAILED' if m.error else _verdict(ratio)}"
         )
 

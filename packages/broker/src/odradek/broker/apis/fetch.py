@@ -38,7 +38,7 @@ import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i32, i64
+from kio.static.primitive import i32
 from kio.static.protocol import ResponsePayload
 from twisted.internet.defer import Deferred, succeed
 
@@ -241,18 +241,20 @@ def _partition_data(
 ) -> Any:
     error = result.error
     records = result.records
+    # Plain ints where kio's phantom types (i32, i64) would check ranges at a
+    # microsecond a call: the writer refuses a number that does not fit its field.
     values: dict[str, Any] = {
-        "partition_index": i32(index),
+        "partition_index": index,
         "error_code": kio_error_code(0 if error is None else error.code),
-        "high_watermark": i64(result.high_watermark),
-        "last_stable_offset": i64(result.last_stable_offset),
+        "high_watermark": result.high_watermark,
+        "last_stable_offset": result.last_stable_offset,
         "aborted_transactions": (
             None
             if result.aborted_transactions is None
             else tuple(
                 schema.AbortedTransaction(
-                    producer_id=i64(aborted.producer_id),
-                    first_offset=i64(aborted.first_offset),
+                    producer_id=aborted.producer_id,
+                    first_offset=aborted.first_offset,
                 )
                 for aborted in result.aborted_transactions
             )
@@ -260,9 +262,9 @@ def _partition_data(
         "records": records_region(records) if records.size else b"",
     }
     if version >= 5:
-        values["log_start_offset"] = i64(result.log_start_offset)
+        values["log_start_offset"] = result.log_start_offset
     if version >= 11:
-        values["preferred_read_replica"] = i32(-1)
+        values["preferred_read_replica"] = -1
     return schema.PartitionData(**values)
 
 

@@ -33,7 +33,6 @@ import sys
 from typing import Any, Final
 
 import attrs
-from kio.static.primitive import i32, i64
 from kio.static.protocol import ResponsePayload
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -293,10 +292,12 @@ def _partition_response(
     schema: Any, version: int, index: int, result: PartitionProduceResult
 ) -> Any:
     error = result.error
+    # Plain ints where kio's phantom types (i32, i64) would check ranges at a
+    # microsecond a call: the writer refuses a number that does not fit its field.
     values: dict[str, Any] = {
-        "index": i32(index),
+        "index": index,
         "error_code": kio_error_code(0 if error is None else error.code),
-        "base_offset": i64(result.base_offset),
+        "base_offset": result.base_offset,
         "log_append_time": (
             None
             if result.log_append_time < 0
@@ -304,7 +305,7 @@ def _partition_response(
         ),
     }
     if version >= 5:
-        values["log_start_offset"] = i64(result.log_start_offset)
+        values["log_start_offset"] = result.log_start_offset
     if version >= 8:
         values["record_errors"] = ()
         values["error_message"] = None if error is None else error.message

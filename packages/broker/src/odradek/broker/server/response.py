@@ -4,12 +4,12 @@ sends without reading them into memory (with C{os.sendfile} where it can).
 
 A Fetch response carries record batches straight from log segments. Its handler puts
 a marker made by L{records_region} in each C{records} field instead of bytes, and
-L{encode_response_parts} encodes the response with kio's own writer into a buffer
-that cuts the output at each marker::
+L{encode_response_parts} encodes the response with the protocol's entity writer
+(which writes what kio's writes) into a buffer that cuts the output at each marker::
 
     size prefix + header + fields ... | region 1 | fields ... | region 2 | fields ...
 
-kio writes a C{records} field as its length (from C{len(value)}, which a marker
+The writer writes a C{records} field as its length (from C{len(value)}, which a marker
 answers with the region's size) followed by C{buffer.write(value)}. The splicing
 buffer sees the marker object itself arrive in C{write}, ends the current bytes part
 there and appends the region. Nothing of the size of a region is ever allocated, the
@@ -17,8 +17,8 @@ offsets need no second pass over the schema, and no placeholder bytes can be
 confused with real ones.
 
 A marker is not bytes: written anywhere other than the splicing buffer (a tagged
-field, which kio writes into a scratch buffer first, or L{encode_response}) it makes
-kio fail with C{TypeError} instead of sending a wrong frame.
+field, which is written into a scratch buffer first, or L{encode_response}) it makes
+the writer fail with C{TypeError} instead of sending a wrong frame.
 
 Responses of APIs without C{records} fields take the fast path: the codec writes them
 into one C{BytesIO}.
@@ -34,7 +34,6 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol, cast
 
 from attrs import field, frozen
-from kio.serial import entity_writer
 from kio.static.primitive import Records
 from kio.static.protocol import ResponsePayload
 from zope.interface import Attribute, Interface, implementer
@@ -43,6 +42,7 @@ from odradek.client.protocol import (
     ResponseHeader,
     encode_frame,
     encode_response,
+    entity_writer,
     response_header_version,
 )
 from odradek.client.protocol.headers import write_response_header

@@ -7,6 +7,7 @@ Nothing here performs I/O or touches a reactor; connections live in
 C{odradek.client.network} and the broker's server.
 """
 
+from odradek.client.protocol._writing import entity_writer
 from odradek.client.protocol.apis import (
     SUPPORTED_VERSIONS,
     ApiKey,
@@ -61,6 +62,7 @@ __all__ = [
     "encode_frame",
     "encode_request",
     "encode_response",
+    "entity_writer",
     "negotiate",
     "pick_version",
     "request_header_version",

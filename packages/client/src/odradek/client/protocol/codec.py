@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import io
 import struct
+from functools import lru_cache
 from typing import TypeVar, cast
 
 import kio.schema.response_header.v0 as response_header_v0
-from kio.serial import entity_writer
 from kio.serial.errors import SerialError
 from kio.static.constants import EntityType
 from kio.static.protocol import Entity, RequestPayload, ResponsePayload
 
 from odradek.client.protocol._reading import Readable, read_entity, readable
+from odradek.client.protocol._writing import entity_writer
 from odradek.client.protocol.apis import (
     ApiKey,
     describe_api,
@@ -63,7 +64,10 @@ def _check_payload(payload: object, kind: EntityType) -> type[Entity]:
     return cast(type[Entity], payload_type)
 
 
+@lru_cache(maxsize=1024)
 def _describe(api_key: int, api_version: int, kind: str) -> str:
+    # Cached: every request and response is described, for its error messages,
+    # and the keys and versions seen are few (bounded, since they come off the wire).
     return f"{describe_api(api_key)} version {api_version} {kind}"
 
 

@@ -28,10 +28,11 @@ import kio.schema.request_header.v2 as request_header_v2
 import kio.schema.response_header.v0 as response_header_v0
 import kio.schema.response_header.v1 as response_header_v1
 from attrs import Attribute, field, frozen
-from kio.serial import entity_reader, entity_writer
+from kio.serial import entity_reader
 from kio.serial.readers import read_int32
 
 from odradek.client.protocol._reading import read_with, skip_tagged_fields
+from odradek.client.protocol._writing import entity_writer
 from odradek.client.protocol.apis import request_header_version
 from odradek.client.protocol.errors import TruncatedMessageError, UnknownApiKeyError
 

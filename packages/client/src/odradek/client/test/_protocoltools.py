@@ -2,8 +2,9 @@
 Helpers shared by the protocol tests: a sample request, raw writers that bypass
 L{odradek.client.protocol.codec}, so the tests can build bytes the codec must read,
 L{with_unknown_tag}, which adds a tagged field a schema does not know, sample
-Metadata and Fetch messages to add them to, and L{entity_strategy}, which generates
-instances of any kio dataclass.
+Metadata and Fetch messages to add them to, L{entity_strategy}, which generates
+instances of any kio dataclass, and L{every_version_test}, which checks drawn
+requests and responses of every version of an API.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import io
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v13 import request as fetch_v13_request
@@ -31,7 +35,15 @@ from kio.serial.writers import write_unsigned_varint
 from kio.static.primitive import Records, i32, i32Timedelta, i64, uvarint
 from kio.static.protocol import Entity
 
-from odradek.client.protocol import RequestHeader, ResponseHeader, encode_response
+from odradek.client.protocol import (
+    SUPPORTED_VERSIONS,
+    ApiKey,
+    RequestHeader,
+    ResponseHeader,
+    encode_response,
+    request_type,
+    response_type,
+)
 from odradek.client.protocol.headers import write_request_header, write_response_header
 
 
@@ -301,3 +313,44 @@ def entity_strategy(entity_type: type) -> st.SearchStrategy:
             for field in dataclasses.fields(entity_type)
         },
     )
+
+
+#: Hypothesis settings of the protocol's property tests: a few examples, the same on
+#: every run.
+protocol_settings = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=3,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def every_version_test(
+    api_key: ApiKey, check: Callable[[Any, int, Entity], None], doc: str
+) -> Callable[..., None]:
+    """
+    Build a test method that draws a request and a response of every version of an
+    API Odradek supports and hands each to C{check}.
+
+    @param api_key: the API.
+    @param check: called as C{check(test_case, version, entity)}.
+    @param doc: the test's docstring.
+    @return: the test method, named C{test_<api name>}.
+    """
+    versions = SUPPORTED_VERSIONS[api_key]
+
+    @protocol_settings
+    @given(data=st.data())
+    def test(self: Any, data: st.DataObject) -> None:
+        for version in range(versions.min_version, versions.max_version + 1):
+            for kio_type in (
+                request_type(api_key, version),
+                response_type(api_key, version),
+            ):
+                label = f"v{version} {kio_type.__name__}"
+                check(self, version, data.draw(entity_strategy(kio_type), label=label))
+
+    test.__name__ = f"test_{api_key.name.lower()}"
+    test.__doc__ = doc
+    return test

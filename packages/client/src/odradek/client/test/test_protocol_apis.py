@@ -113,6 +113,7 @@ class PublicNamesTests(SynchronousTestCase):
                 "encode_frame",
                 "encode_request",
                 "encode_response",
+                "entity_writer",
                 "negotiate",
                 "pick_version",
                 "request_header_version",

@@ -13,8 +13,7 @@ import struct
 import uuid
 from collections.abc import Callable, Iterator
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 from kio.schema.api_versions.v0.response import (
     ApiVersionsResponse as ApiVersionsResponseV0,
 )
@@ -50,10 +49,12 @@ from odradek.client.protocol import (
 from odradek.client.protocol._fallback import fallback_reader, is_kio_limitation
 from odradek.client.test._protocoltools import (
     entity_strategy,
+    every_version_test,
     fetch_partition,
     fetch_response,
     kio_body,
     metadata_request,
+    protocol_settings,
     request_header_bytes,
     response_with_body,
     with_unknown_tag,
@@ -84,38 +85,18 @@ def _differences(native: object, fallback: object, path: str = "") -> Iterator[s
         yield f"{path}: {native!r} != {fallback!r}"
 
 
-_settings = settings(
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=3,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
 def _matches_native_test(api_key: ApiKey) -> Callable[..., None]:
-    versions = SUPPORTED_VERSIONS[api_key]
+    def check(case: FallbackMatchesNativeTests, version: int, entity: Entity) -> None:
+        case.assert_same_as_native(entity)
+        if type(entity).__flexible__:
+            case.assert_unknown_tag_skipped(api_key, version, entity)
 
-    @_settings
-    @given(data=st.data())
-    def test(self: FallbackMatchesNativeTests, data: st.DataObject) -> None:
-        for version in range(versions.min_version, versions.max_version + 1):
-            for kio_type in (
-                request_type(api_key, version),
-                response_type(api_key, version),
-            ):
-                label = f"v{version} {kio_type.__name__}"
-                entity = data.draw(entity_strategy(kio_type), label=label)
-                self.assert_same_as_native(entity)
-                if kio_type.__flexible__:
-                    self.assert_unknown_tag_skipped(api_key, version, entity)
-
-    test.__name__ = f"test_{api_key.name.lower()}"
-    test.__doc__ = (
+    return every_version_test(
+        api_key,
+        check,
         f"Every version of {api_key.name} reads the same with the fallback as with "
-        "kio's reader, and skips an unknown tag at the top level."
+        "kio's reader, and skips an unknown tag at the top level.",
     )
-    return test
 
 
 class FallbackMatchesNativeTests(SynchronousTestCase):
@@ -151,7 +132,7 @@ class FallbackMatchesNativeTests(SynchronousTestCase):
             data = response_with_body(11, entity, body)
             self.assertEqual(decode_response(data, api_key, version), (11, entity))
 
-    @settings(_settings, max_examples=20)
+    @settings(protocol_settings, max_examples=20)
     @given(
         request_header=entity_strategy(KioRequestHeaderV2),
         response_header=entity_strategy(KioResponseHeaderV1),
