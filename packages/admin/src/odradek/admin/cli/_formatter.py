@@ -14,7 +14,7 @@ from odradek.admin.cli._common import ToolError
 from odradek.client.records.layout import TimestampType
 from odradek.client.structs import ConsumerRecord
 
-__all__ = ["MessageFormatter", "parse_flag"]
+__all__ = ["MessageFormatter", "parse_flag", "property_settings"]
 
 _TIMESTAMP_NAMES = {
     TimestampType.CREATE_TIME: "CreateTime",
@@ -47,6 +47,34 @@ def parse_flag(text: str) -> bool:
     @return: whether it is true.
     """
     return text.strip().lower() == "true"
+
+
+def property_settings(
+    properties: Mapping[str, str],
+    flags: Mapping[str, str],
+    texts: Mapping[str, str],
+    what: str,
+) -> dict[str, object]:
+    """
+    Turn C{--property} settings into keyword arguments.
+
+    @param properties: the settings, by Kafka's names.
+    @param flags: the attribute of each boolean property (read by L{parse_flag}).
+    @param texts: the attribute of each text property.
+    @param what: what the properties configure, for the error (C{"formatter"}).
+    @return: the keyword arguments.
+    @raise ToolError: for a property that is in neither mapping, naming it.
+    """
+    settings: dict[str, object] = {}
+    for name, value in properties.items():
+        if name in flags:
+            settings[flags[name]] = parse_flag(value)
+        elif name in texts:
+            settings[texts[name]] = value
+        else:
+            known = ", ".join(sorted([*flags, *texts]))
+            raise ToolError(f"unknown {what} property {name!r} (known: {known})")
+    return settings
 
 
 def _text(value: object, null_literal: str) -> str:
@@ -100,15 +128,7 @@ class MessageFormatter:
         @return: the formatter.
         @raise ToolError: for a property the formatter does not know.
         """
-        settings: dict[str, object] = {}
-        for name, value in properties.items():
-            if name in _FLAGS:
-                settings[_FLAGS[name]] = parse_flag(value)
-            elif name in _TEXTS:
-                settings[_TEXTS[name]] = value
-            else:
-                known = ", ".join(sorted([*_FLAGS, *_TEXTS]))
-                raise ToolError(f"unknown formatter property {name!r} (known: {known})")
+        settings = property_settings(properties, _FLAGS, _TEXTS, "formatter")
         return cls(**settings)  # type: ignore[arg-type]
 
     def format(self, record: ConsumerRecord) -> str:

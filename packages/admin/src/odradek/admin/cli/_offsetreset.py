@@ -7,8 +7,8 @@ C{ConsumerGroupCommand} does (C{--to-offset}, C{--shift-by} and C{--from-file}
 clamped to the partition's earliest and latest offsets).
 
 Also here: the parsers of the values those flags take (L{parse_datetime},
-L{parse_duration}, L{parse_topic_argument}) and the CSV of C{--export} and
-C{--from-file} (L{export_csv}, L{parse_reset_csv}).
+L{parse_duration}, L{parse_topic_argument}, L{split_topic_arguments}) and the CSV of
+C{--export} and C{--from-file} (L{export_csv}, L{parse_reset_csv}).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ __all__ = [
     "parse_reset_csv",
     "parse_topic_argument",
     "plan_reset",
+    "split_topic_arguments",
 ]
 
 
@@ -321,6 +322,28 @@ def parse_topic_argument(text: str) -> tuple[str, tuple[int, ...] | None]:
             )
         numbers.append(int(item))
     return topic, tuple(dict.fromkeys(numbers))
+
+
+def split_topic_arguments(
+    arguments: Iterable[str],
+) -> tuple[list[TopicPartition], list[str]]:
+    """
+    Read several C{--topic} values (see L{parse_topic_argument}).
+
+    @param arguments: the values.
+    @return: the partitions named one by one, and the topics named whole (whose
+        partitions the tool must look up).
+    @raise ToolError: for a value L{parse_topic_argument} refuses.
+    """
+    partitions: list[TopicPartition] = []
+    whole: list[str] = []
+    for argument in arguments:
+        topic, indexes = parse_topic_argument(argument)
+        if indexes is None:
+            whole.append(topic)
+        else:
+            partitions += [TopicPartition(topic, p) for p in indexes]
+    return partitions, whole
 
 
 def parse_reset_csv(

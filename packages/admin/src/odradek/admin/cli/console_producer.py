@@ -28,7 +28,7 @@ from odradek.admin.cli._common import (
     read_properties,
     run_tool,
 )
-from odradek.admin.cli._formatter import parse_flag
+from odradek.admin.cli._formatter import property_settings
 from odradek.client import Producer, ProducerRecord, RecordMetadata
 
 __all__ = ["LineReader", "main", "producer_config", "read_lines", "run"]
@@ -106,15 +106,7 @@ class LineReader:
         @raise ToolError: for an unknown property, or separators that would make
             lines ambiguous (Kafka's checks).
         """
-        settings: dict[str, object] = {}
-        for name, value in properties.items():
-            if name in _FLAGS:
-                settings[_FLAGS[name]] = parse_flag(value)
-            elif name in _TEXTS:
-                settings[_TEXTS[name]] = value
-            else:
-                known = ", ".join(sorted([*_FLAGS, *_TEXTS]))
-                raise ToolError(f"unknown reader property {name!r} (known: {known})")
+        settings = property_settings(properties, _FLAGS, _TEXTS, "reader")
         reader = cls(**settings)  # type: ignore[arg-type]
         reader._check()
         return reader

@@ -39,6 +39,7 @@ from odradek.admin.cli._offsetreset import (
     export_csv,
     parse_topic_argument,
     plan_reset,
+    split_topic_arguments,
 )
 from odradek.client import AdminClient, OffsetAndMetadata, OffsetSpec, TopicPartition
 from odradek.client.admin.groups import ConsumerGroupDescription, ConsumerGroupState
@@ -94,14 +95,7 @@ class _Tool:
 
     def partitions_of(self, topics: Sequence[str]) -> list[TopicPartition]:
         """@return: the partitions the C{--topic} values name, describing topics."""
-        partitions: list[TopicPartition] = []
-        whole = []
-        for argument in topics:
-            topic, indexes = parse_topic_argument(argument)
-            if indexes is None:
-                whole.append(topic)
-            else:
-                partitions += [TopicPartition(topic, p) for p in indexes]
+        partitions, whole = split_topic_arguments(topics)
         if whole:
             described = self.admin.describe_topics(whole, timeout=self.timeout).all()
             for name, description in described.items():
@@ -263,14 +257,7 @@ class _Tool:
     def delete_offsets(self) -> int:
         group = self.options.group[0]
         outcomes: dict[TopicPartition, BaseException | None] = {}
-        partitions: list[TopicPartition] = []
-        whole = []
-        for argument in self.options.topic:
-            topic, indexes = parse_topic_argument(argument)
-            if indexes is None:
-                whole.append(topic)
-            else:
-                partitions += [TopicPartition(topic, p) for p in indexes]
+        partitions, whole = split_topic_arguments(self.options.topic)
         if whole:
             described = self.admin.describe_topics(whole, timeout=self.timeout)
             for name in whole:
