@@ -7,6 +7,7 @@ prints them and then commits them synchronously; so a record printed but not
 committed may be printed again by the member that takes its partition over, and a
 committed record never is. Every event is one JSON line on standard output:
 
+    {"event": "started", "library": "kafka-python 2.3.3"}  (kafka-python only)
     {"event": "assigned", "partitions": [...], "at": <monotonic seconds>}
     {"event": "revoked", "partitions": [...], "at": ...}
     {"event": "records", "records": [[partition, offset, value], ...]}
@@ -21,7 +22,10 @@ consumer cleanly, which leaves the group at once.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
+import logging
+import os
 import signal
 import sys
 import time
@@ -110,6 +114,7 @@ def run_confluent(options: argparse.Namespace) -> None:
 
 
 def run_kafka_python(options: argparse.Namespace) -> None:
+    import kafka
     from kafka import ConsumerRebalanceListener, KafkaConsumer
     from kafka.errors import KafkaError
 
@@ -123,6 +128,7 @@ def run_kafka_python(options: argparse.Namespace) -> None:
     settings: dict[str, Any] = {}
     if options.instance_id:
         settings["group_instance_id"] = options.instance_id
+    emit("started", library=f"kafka-python {kafka.__version__}")
     consumer = KafkaConsumer(
         bootstrap_servers=options.bootstrap,
         group_id=options.group,
@@ -276,6 +282,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stall-after", type=int)
     parser.add_argument("--stall-seconds", type=float, default=0.0)
     options = parser.parse_args(argv)
+    # The tests send SIGUSR1 to a member that stops making progress: every
+    # thread's stack goes to standard error, which the failure message shows.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # ODRADEK_MEMBER_DEBUG=1 puts the client library's debug log there too.
+    if os.environ.get("ODRADEK_MEMBER_DEBUG"):
+        logging.basicConfig(
+            level=logging.DEBUG,
+            format="%(relativeCreated)d %(threadName)s %(name)s %(message)s",
+        )
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     CLIENTS[options.client](options)

@@ -1,6 +1,17 @@
 """
 Running consumer group members (L{group_member}) as processes and watching them:
 what each was assigned, what it read and committed, and when.
+
+The kafka-python members run the 2.x line, installed apart by tox into
+C{$ODRADEK_IT_KAFKA_PYTHON_2} (without it, the installed kafka-python). kafka-python
+3.0.x moved its network loop to an I/O thread that the caller's thread hands each
+call to and then waits for, with no timeout; under load a member's poll() was seen
+to wait there forever during a rebalance while the I/O thread sat idle in select(),
+so the member stopped heartbeating and the test timed out, against any broker.
+The other tests drive kafka-python 3.
+
+When a wait times out, every member still running prints its threads' stacks
+(SIGUSR1) into the failure message.
 """
 
 from __future__ import annotations
@@ -39,9 +50,12 @@ class Member:
     @ivar events: every event printed so far, in order.
     """
 
-    def __init__(self, name: str, *arguments: str) -> None:
+    def __init__(
+        self, name: str, *arguments: str, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.arguments = arguments
+        self.env = env or {}
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.process: subprocess.Popen[str] | None = None
@@ -56,7 +70,7 @@ class Member:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             )
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
         return self
@@ -120,6 +134,11 @@ class Member:
             self.process.kill()
             self.process.wait(10)
 
+    def dump_stacks(self) -> None:
+        """Have a running member print every thread's stack to its standard error."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)
+
     def describe(self) -> str:
         """@return: the member's recent events and standard error, for failures."""
         events = "\n".join(json.dumps(e) for e in self.snapshot()[-15:])
@@ -142,6 +161,9 @@ def wait_until(
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:
+            for member in members:
+                member.dump_stacks()
+            time.sleep(0.5)
             details = "\n".join(member.describe() for member in members)
             raise AssertionError(f"timed out waiting for {what}\n{details}")
         time.sleep(0.05)
@@ -181,6 +203,12 @@ def start_member(
     name: str | None = None,
 ) -> Member:
     """Start one member and remember it for clean-up."""
+    env = {}
+    kafka_python_2 = os.environ.get("ODRADEK_IT_KAFKA_PYTHON_2")
+    if client == "kafka-python" and kafka_python_2:
+        if not Path(kafka_python_2, "kafka").is_dir():
+            raise RuntimeError(f"no kafka-python in {kafka_python_2}")
+        env["PYTHONPATH"] = kafka_python_2
     member = Member(
         name or f"{client}-{len(members)}",
         "--client",
@@ -192,6 +220,7 @@ def start_member(
         "--topic",
         topic,
         *extra,
+        env=env,
     )
     members.append(member)
     return member.start(workdir)

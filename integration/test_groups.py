@@ -1,9 +1,10 @@
 """
-Consumer groups with real clients (confluent-kafka / librdkafka, kafka-python,
-aiokafka), each member its own process (L{group_member}): balanced assignments,
-every record consumed once, a killed member's partitions taken over from its last
-commit, a clean close leaving at once, cooperative rebalancing, static membership,
-group state across a broker restart, and a stalled poll loop.
+Consumer groups with real clients (confluent-kafka / librdkafka, kafka-python 2.x
+(see L{groups}), aiokafka), each member its own process (L{group_member}):
+balanced assignments, every record consumed once, a killed member's partitions
+taken over from its last commit, a clean close leaving at once, cooperative
+rebalancing, static membership, group state across a broker restart, and a stalled
+poll loop.
 
 Each test prints how long its first rebalance took (the first member started to all
 members holding a balanced assignment): pytest shows it with C{-s}, and the issue
