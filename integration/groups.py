@@ -48,6 +48,7 @@ class Member:
 
     @ivar name: a label for messages.
     @ivar events: every event printed so far, in order.
+    @ivar env: variables set in the process's environment on top of ours.
     """
 
     def __init__(
